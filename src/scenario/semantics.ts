@@ -1,0 +1,187 @@
+// Cross-field checks the schema cannot express: names that must refer to declared services,
+// links that faults act on, and a fault timeline that fits inside the load.
+//
+// They run on every part of the file that passed the schema on its own, even when other parts
+// failed, so one run reports a bad link next to a type error instead of one after the other.
+import { Fault, Link, Load, RatePhase, Service } from "./schema.js";
+import type { PathIssue } from "./zod-issues.js";
+
+// Timeline points in plain seconds, as authors write `at:`; formatMs would round 61s to "1.0m".
+const seconds = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+
+type Parser<T> = { safeParse(v: unknown): { success: true; data: T } | { success: false } };
+type Latency = Extract<Fault, { kind: "latency" }>;
+type KillOrStart = Exclude<Fault, Latency>;
+
+/** The pieces of a possibly invalid scenario that are individually valid, by their index. */
+interface Parts {
+  /** Declared service names → parsed service, undefined when that service itself is invalid.
+   * Undefined when `services` is not a usable mapping: then no reference can be judged. */
+  services?: Map<string, Service | undefined>;
+  links: [number, Link][];
+  target?: string;
+  /** End of the load in ms, when every phase duration is valid. */
+  loadEnd?: number;
+  faults: [number, Fault][];
+  /** Whether every link / fault passed; a check that needs the whole list (is there such a link?
+   * was it killed earlier?) would otherwise blame a valid entry for an invalid one. */
+  allLinks: boolean;
+  allFaults: boolean;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function valid<T>(schema: Parser<T>, v: unknown): T | undefined {
+  const r = schema.safeParse(v);
+  return r.success ? r.data : undefined;
+}
+
+function indexed<T>(items: unknown, schema: Parser<T>): [number, T][] {
+  if (!Array.isArray(items)) return [];
+  return items.flatMap((item, i): [number, T][] => {
+    const v = valid(schema, item);
+    return v === undefined ? [] : [[i, v]];
+  });
+}
+
+function salvage(raw: Record<string, unknown>): Parts {
+  const links = indexed(raw.links, Link);
+  const faults = indexed(raw.faults, Fault);
+  const count = (v: unknown) => (Array.isArray(v) ? v.length : 0);
+  const parts: Parts = { links, faults, allLinks: links.length === count(raw.links), allFaults: faults.length === count(raw.faults) };
+  if (isObject(raw.services) && Object.keys(raw.services).length > 0)
+    parts.services = new Map(Object.entries(raw.services).map(([name, s]) => [name, valid(Service, s)]));
+  const load = isObject(raw.load) ? raw.load : {};
+  parts.target = valid(Load.shape.target, load.target);
+  if (Array.isArray(load.phases) && load.phases.length > 0) {
+    const durations = load.phases.map((p) => valid(RatePhase.shape.duration, isObject(p) ? p.duration : undefined));
+    if (durations.every((d) => d !== undefined)) parts.loadEnd = durations.reduce((a, b) => a + b, 0);
+  }
+  return parts;
+}
+
+export function checkScenario(raw: Record<string, unknown>): PathIssue[] {
+  const parts = salvage(raw);
+  return [...checkReferences(parts), ...checkLinks(parts), ...checkFaults(parts), ...checkTimeline(parts)];
+}
+
+function unknownService(parts: Parts, name: string): string | undefined {
+  if (!parts.services || parts.services.has(name)) return undefined;
+  return `unknown service "${name}" (declared: ${[...parts.services.keys()].join(", ")})`;
+}
+
+function checkReferences(parts: Parts): PathIssue[] {
+  const out: PathIssue[] = [];
+  const ref = (path: PathIssue["path"], name: string) => {
+    const message = unknownService(parts, name);
+    if (message) out.push({ path, message });
+  };
+  if (parts.target !== undefined) ref(["load", "target"], parts.target);
+  for (const [name, s] of parts.services ?? []) {
+    if (s?.kind !== "haproxy" || s.backend === undefined) continue;
+    if (s.backend === name) out.push({ path: ["services", name, "backend"], message: "haproxy cannot balance across itself" });
+    else ref(["services", name, "backend"], s.backend);
+  }
+  for (const [i, l] of parts.links) {
+    ref(["links", i, "from"], l.from);
+    ref(["links", i, "to"], l.to);
+  }
+  for (const [i, f] of parts.faults) if (f.kind !== "latency") ref(["faults", i, "service"], f.service);
+  return out;
+}
+
+function checkLinks(parts: Parts): PathIssue[] {
+  const out: PathIssue[] = [];
+  const seen = new Map<string, number>();
+  for (const [i, l] of parts.links) {
+    const name = `${l.from}->${l.to}`;
+    if (l.from === l.to) out.push({ path: ["links", i, "to"], message: `a link cannot go from "${l.from}" to itself` });
+    const first = seen.get(name);
+    if (first === undefined) seen.set(name, i);
+    else out.push({ path: ["links", i], message: `duplicates links[${first}] (${name})` });
+  }
+  return out;
+}
+
+// Faults that name a service or link: does the target exist in the form the fault needs?
+function checkFaults(parts: Parts): PathIssue[] {
+  const out: PathIssue[] = [];
+  for (const [i, f] of parts.faults) {
+    if (f.kind === "latency") {
+      const links = parts.links.map(([, l]) => l);
+      const link = links.find((l) => `${l.from}->${l.to}` === f.link);
+      if (!link) {
+        const declared = links.length ? links.map((l) => `${l.from}->${l.to}`).join(", ") : "none";
+        if (parts.allLinks) out.push({ path: ["faults", i, "link"], message: `no link ${f.link} is declared (links: ${declared})` });
+      } else if (!link.proxy)
+        out.push({ path: ["faults", i, "link"], message: `link ${f.link} has proxy: false; a latency fault needs proxy: true` });
+      continue;
+    }
+    const replicas = parts.services?.get(f.service)?.replicas;
+    if (f.replica !== undefined && replicas !== undefined && f.replica > replicas)
+      out.push({ path: ["faults", i, "replica"], message: `"${f.service}" has only ${replicas} replica${replicas === 1 ? "" : "s"}` });
+  }
+  return out;
+}
+
+function checkTimeline(parts: Parts): PathIssue[] {
+  return [...checkWindows(parts), ...checkOverlaps(parts), ...checkRestarts(parts)];
+}
+
+/** Every fault has to happen while load is running, or its effect is never measured. */
+function checkWindows({ faults, loadEnd }: Parts): PathIssue[] {
+  if (loadEnd === undefined) return [];
+  const out: PathIssue[] = [];
+  const end = seconds(loadEnd);
+  for (const [i, f] of faults) {
+    if (f.at >= loadEnd) out.push({ path: ["faults", i, "at"], message: `at ${seconds(f.at)} is not before the end of the load (${end})` });
+    else if (f.kind === "latency" && f.duration !== undefined && f.at + f.duration > loadEnd)
+      out.push({
+        path: ["faults", i, "duration"],
+        message: `runs until ${seconds(f.at + f.duration)}, past the end of the load (${end})`,
+      });
+  }
+  return out;
+}
+
+/** Two latency toxics on one proxy direction would stack or replace each other unpredictably. */
+function checkOverlaps({ faults, loadEnd }: Parts): PathIssue[] {
+  const out: PathIssue[] = [];
+  const latency = faults.filter((e): e is [number, Latency] => e[1].kind === "latency");
+  const until = (f: Latency) => (f.duration === undefined ? (loadEnd ?? Infinity) : f.at + f.duration);
+  latency.forEach(([j, b], n) => {
+    for (const [i, a] of latency.slice(0, n)) {
+      if (a.link !== b.link || a.direction !== b.direction) continue;
+      if (a.at < until(b) && b.at < until(a)) {
+        const end = until(a) === Infinity ? "the end" : seconds(until(a));
+        out.push({ path: ["faults", j, "at"], message: `overlaps fault ${i} (${a.link} ${a.direction}, ${seconds(a.at)} to ${end})` });
+      }
+    }
+  });
+  return out;
+}
+
+/** A start only makes sense for replicas an earlier kill stopped. */
+function checkRestarts({ faults, services, allFaults }: Parts): PathIssue[] {
+  const out: PathIssue[] = [];
+  if (!allFaults) return out;
+  const stopped = new Map<string, Set<number>>();
+  // At equal times starts go first: a kill at the same instant does not count as earlier.
+  const rank = (f: Fault) => (f.kind === "start" ? 0 : 1);
+  const events = faults
+    .filter((e): e is [number, KillOrStart] => e[1].kind !== "latency")
+    .sort(([i, a], [j, b]) => a.at - b.at || rank(a) - rank(b) || i - j);
+  for (const [i, f] of events) {
+    const replicas = services?.get(f.service)?.replicas;
+    if (replicas === undefined) continue;
+    const down = stopped.get(f.service) ?? new Set<number>();
+    stopped.set(f.service, down);
+    const which = f.replica === undefined ? Array.from({ length: replicas }, (_, r) => r + 1) : [f.replica];
+    if (f.kind === "kill") for (const r of which) down.add(r);
+    else if (f.replica === undefined ? down.size === 0 : !down.has(f.replica)) {
+      const what = f.replica === undefined ? `"${f.service}"` : `replica ${f.replica} of "${f.service}"`;
+      out.push({ path: ["faults", i, "service"], message: `starts ${what}, but no earlier kill stopped it` });
+    } else for (const r of which) down.delete(r);
+  }
+  return out;
+}

@@ -1,0 +1,326 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import {
+  formatIssues,
+  loadScenario,
+  parseScenario,
+  type ScenarioIssue,
+  ScenarioInvalid,
+  scenarioJsonSchema,
+} from "../../src/scenario/load.js";
+
+const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/scenarios/${name}`, import.meta.url));
+
+/** The issues parseScenario throws for `text`; fails the test if it parses. */
+function issuesOf(text: string, file = "s.yaml"): ScenarioIssue[] {
+  try {
+    parseScenario(text, file);
+  } catch (e) {
+    if (e instanceof ScenarioInvalid) return e.issues;
+    throw e;
+  }
+  throw new Error("expected the scenario to be invalid");
+}
+
+const brief = (issues: ScenarioIssue[]) => issues.map((i) => `${i.line}:${i.col} ${i.field}: ${i.message}`);
+
+// A valid scenario assembled from sections, so each test swaps the one section it is about.
+// Line numbers: name 1, services 2-6, links 7-10, load 11-15, faults from 16.
+const SERVICES = `services:
+  lb: { kind: haproxy, backend: app }
+  app: { kind: app, replicas: 2 }
+  cache: { kind: memcached }
+  db: { kind: postgres }`;
+const LINKS = `links:
+  - { from: lb, to: app, proxy: false }
+  - { from: app, to: cache }
+  - { from: app, to: db }`;
+const LOAD = `load:
+  target: lb
+  phases:
+    - { duration: 10s, rate: 50 }
+    - { duration: 50s, rate: 100 }`;
+function scenario(parts: { services?: string; links?: string; load?: string; faults?: string[] } = {}): string {
+  const faults = parts.faults ? `faults:\n${parts.faults.map((f) => `  - ${f}`).join("\n")}` : "faults: []";
+  return ["name: t", parts.services ?? SERVICES, parts.links ?? LINKS, parts.load ?? LOAD, faults, ""].join("\n");
+}
+
+describe("valid scenario", () => {
+  it("parses the full example with defaults and units applied", async () => {
+    const { scenario: s, source } = await loadScenario(fixture("valid.yaml"));
+    expect(source).toContain("name: cache-kill");
+    expect(s.name).toBe("cache-kill");
+    expect(s.services.lb).toMatchObject({ kind: "haproxy", backend: "app", timeout: 2000, replicas: 1, restart: "no" });
+    expect(s.services.app).toMatchObject({ replicas: 2, memory: 268435456, cpus: 0.5, env: {}, ulimits: {} });
+    expect(s.services.cache).toMatchObject({ connections: 1024, memory: 67108864 });
+    expect(s.links).toEqual([
+      { from: "lb", to: "app", proxy: false },
+      { from: "app", to: "cache", proxy: true },
+      { from: "app", to: "db", proxy: true },
+    ]);
+    expect(s.load).toEqual({
+      target: "lb",
+      path: "/",
+      method: "GET",
+      timeout: 2000,
+      connections: 100,
+      phases: [
+        { duration: 10000, rate: 50 },
+        { duration: 50000, rate: 100 },
+      ],
+    });
+    expect(s.faults[0]).toEqual({
+      at: 10000,
+      kind: "latency",
+      link: "app->cache",
+      latency: 100,
+      jitter: 0,
+      direction: "downstream",
+      toxicity: 1,
+      duration: 5000,
+    });
+    expect(s.faults[1]).toEqual({ at: 20000, kind: "kill", service: "cache", signal: "SIGKILL" });
+    expect(s.faults[2]).toEqual({ at: 35000, kind: "start", service: "cache" });
+    expect(s.slo).toEqual({ availability: 0.99, p99: 500 });
+  });
+
+  it("accepts the section template used by the tests below", () => {
+    expect(parseScenario(scenario(), "t.yaml").services.app?.replicas).toBe(2);
+  });
+});
+
+describe("reporting every problem", () => {
+  it("returns all schema and reference problems with exact positions", async () => {
+    const file = fixture("many-errors.yaml");
+    const err = await loadScenario(file).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ScenarioInvalid);
+    const issues = (err as ScenarioInvalid).issues;
+    expect(issues.map(({ line, col, field }) => ({ line, col, field }))).toEqual([
+      { line: 5, col: 15, field: "services.app.replicas" }, // wrong type
+      { line: 10, col: 22, field: "links[1].to" }, // unknown service
+      { line: 14, col: 30, field: "load.phases[0].rate" }, // negative
+      { line: 19, col: 5, field: "faults[0].colour" }, // unknown key: the key itself
+    ]);
+    expect(issues.every((i) => i.file === file)).toBe(true);
+    expect(issues[0]?.message).toBe('expected a number, got "two"');
+    expect(issues[1]?.message).toBe('unknown service "redis" (declared: app, cache)');
+    expect(issues[2]?.message).toBe("must be at least 0 (got -5)");
+    expect(issues[3]?.message).toBe('unknown field "colour"');
+  });
+
+  it("points a missing key at its nearest existing parent", () => {
+    const issues = issuesOf("name: x\nservices:\n  a: { kind: app }\nload:\n  phases:\n    - { rate: 1 }\n");
+    expect(brief(issues)).toEqual([
+      "5:3 load.target: missing; expected a string",
+      "6:7 load.phases[0].duration: missing; expected a number or a string",
+    ]);
+  });
+
+  it("names unknown kinds and lists the valid ones", () => {
+    const services = SERVICES.replace("kind: memcached", "kind: redis");
+    const issues = issuesOf(scenario({ services, faults: ["{ at: 1s, kind: boom }"] }));
+    expect(brief(issues)).toEqual([
+      '5:18 services.cache.kind: unknown kind "redis"; valid kinds: memcached, postgres, haproxy, app, image',
+      '17:21 faults[0].kind: unknown kind "boom"; valid kinds: kill, start, latency',
+    ]);
+  });
+
+  it("points an invalid service name at the key", () => {
+    const issues = issuesOf(scenario({ services: `${SERVICES}\n  Web: { kind: app }` }));
+    expect(brief(issues)).toEqual([
+      `7:3 services.Web: invalid name "Web": service names are lower-case letters, digits and '-', starting with a letter`,
+    ]);
+  });
+
+  it("formats one sorted line per issue", () => {
+    const line = (n: number): ScenarioIssue => ({ file: "f.yaml", line: n, col: 3, field: `x${n}`, message: `m${n}` });
+    expect(formatIssues([line(9), line(2)])).toBe("f.yaml:2:3  x2  m2\nf.yaml:9:3  x9  m9");
+    expect(new ScenarioInvalid([line(4)]).message).toBe("f.yaml:4:3  x4  m4");
+  });
+});
+
+describe("YAML problems", () => {
+  it("reports syntax errors with line:col and nothing else", async () => {
+    const err = (await loadScenario(fixture("bad-syntax.yaml.txt")).catch((e: unknown) => e)) as ScenarioInvalid;
+    expect(err).toBeInstanceOf(ScenarioInvalid);
+    expect(err.issues).toHaveLength(1);
+    expect(err.issues[0]).toMatchObject({ line: 4, col: 1, field: "(syntax)" });
+    expect(err.issues[0]?.message).toMatch(/Flow map/);
+  });
+
+  it("reports every syntax error, including duplicate keys and unknown aliases", () => {
+    expect(brief(issuesOf("name: a\nname: b\nservices: *none\n"))).toEqual([
+      "2:1 (syntax): Map keys must be unique",
+      "3:11 (syntax): unknown alias *none",
+    ]);
+  });
+
+  it.each([
+    ["an empty file", "", "the file is empty"],
+    ["only comments", "# todo\n", "the file is empty"],
+    ["a scalar", "hello\n", 'must be a mapping with name, services and load, got "hello"'],
+    ["a list", "- a\n", "got a list"],
+  ])("turns %s into an issue at 1:1", (_, text, message) => {
+    const issues = issuesOf(text);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ line: 1, col: 1, field: "(root)" });
+    expect(issues[0]?.message).toContain(message);
+  });
+
+  it("reports a missing file at 1:1", async () => {
+    const file = fixture("does-not-exist.yaml");
+    await expect(loadScenario(file)).rejects.toMatchObject({
+      issues: [{ file, line: 1, col: 1, field: "(file)", message: "file not found" }],
+    });
+  });
+});
+
+describe("semantic checks", () => {
+  it("link endpoints must be declared services", () => {
+    const issues = issuesOf(scenario({ links: "links:\n  - { from: web, to: app }" }));
+    expect(brief(issues)).toEqual(['8:13 links[0].from: unknown service "web" (declared: lb, app, cache, db)']);
+  });
+
+  it("a link cannot point at its own source", () => {
+    expect(brief(issuesOf(scenario({ links: "links:\n  - { from: app, to: app }" })))).toEqual([
+      '8:22 links[0].to: a link cannot go from "app" to itself',
+    ]);
+  });
+
+  it("links must not be declared twice", () => {
+    expect(brief(issuesOf(scenario({ links: `${LINKS}\n  - { from: app, to: cache, proxy: true }` })))).toEqual([
+      "11:5 links[3]: duplicates links[1] (app->cache)",
+    ]);
+  });
+
+  it("load.target must be a declared service", () => {
+    expect(brief(issuesOf(scenario({ load: LOAD.replace("target: lb", "target: web") })))).toEqual([
+      '12:11 load.target: unknown service "web" (declared: lb, app, cache, db)',
+    ]);
+  });
+
+  it("a haproxy backend must be a declared service", () => {
+    expect(brief(issuesOf(scenario({ services: SERVICES.replace("backend: app", "backend: api") })))).toEqual([
+      '3:33 services.lb.backend: unknown service "api" (declared: lb, app, cache, db)',
+    ]);
+  });
+
+  it("a kill or start must name a declared service", () => {
+    expect(brief(issuesOf(scenario({ faults: ["{ at: 1s, kind: kill, service: redis }"] })))).toEqual([
+      '17:36 faults[0].service: unknown service "redis" (declared: lb, app, cache, db)',
+    ]);
+  });
+
+  it("replica must exist", () => {
+    const ok = scenario({ faults: ["{ at: 1s, kind: kill, service: app, replica: 2 }"] });
+    expect(parseScenario(ok, "t.yaml").faults).toHaveLength(1);
+    const bad = scenario({ faults: ["{ at: 1s, kind: kill, service: app, replica: 3 }"] });
+    expect(brief(issuesOf(bad))).toEqual(['17:50 faults[0].replica: "app" has only 2 replicas']);
+  });
+
+  it("a latency fault needs a declared link", () => {
+    expect(brief(issuesOf(scenario({ faults: ["{ at: 1s, kind: latency, link: cache->db, latency: 10ms }"] })))).toEqual([
+      "17:36 faults[0].link: no link cache->db is declared (links: lb->app, app->cache, app->db)",
+    ]);
+  });
+
+  it("a latency fault needs a proxied link", () => {
+    expect(brief(issuesOf(scenario({ faults: ["{ at: 1s, kind: latency, link: lb->app, latency: 10ms }"] })))).toEqual([
+      "17:36 faults[0].link: link lb->app has proxy: false; a latency fault needs proxy: true",
+    ]);
+  });
+
+  it("a fault must start before the load ends (60s)", () => {
+    expect(brief(issuesOf(scenario({ faults: ["{ at: 60s, kind: kill, service: cache }"] })))).toEqual([
+      "17:11 faults[0].at: at 60s is not before the end of the load (60s)",
+    ]);
+    expect(parseScenario(scenario({ faults: ["{ at: 59s, kind: kill, service: cache }"] }), "t.yaml").faults).toHaveLength(1);
+  });
+
+  it("a fault must not outlast the load", () => {
+    const f = "{ at: 50s, kind: latency, link: app->db, latency: 10ms, duration: 11s }";
+    expect(brief(issuesOf(scenario({ faults: [f] })))).toEqual([
+      "17:71 faults[0].duration: runs until 61s, past the end of the load (60s)",
+    ]);
+    const fits = "{ at: 50s, kind: latency, link: app->db, latency: 10ms, duration: 10s }";
+    expect(parseScenario(scenario({ faults: [fits] }), "t.yaml").faults).toHaveLength(1);
+  });
+
+  it("overlapping latency faults on the same link and direction are an error", () => {
+    const issues = issuesOf(
+      scenario({
+        faults: [
+          "{ at: 10s, kind: latency, link: app->db, latency: 10ms, duration: 10s }",
+          "{ at: 15s, kind: latency, link: app->db, latency: 50ms }",
+        ],
+      }),
+    );
+    expect(brief(issues)).toEqual(["18:11 faults[1].at: overlaps fault 0 (app->db downstream, 10s to 20s)"]);
+  });
+
+  it("latency faults may share a link when their windows or directions differ", () => {
+    const s = scenario({
+      faults: [
+        "{ at: 10s, kind: latency, link: app->db, latency: 10ms, duration: 10s }",
+        "{ at: 20s, kind: latency, link: app->db, latency: 50ms }",
+        "{ at: 10s, kind: latency, link: app->db, latency: 50ms, direction: upstream, duration: 5s }",
+        "{ at: 10s, kind: latency, link: app->cache, latency: 50ms }",
+      ],
+    });
+    expect(parseScenario(s, "t.yaml").faults).toHaveLength(4);
+  });
+
+  it("a start needs an earlier kill of that service", () => {
+    expect(brief(issuesOf(scenario({ faults: ["{ at: 5s, kind: start, service: cache }"] })))).toEqual([
+      '17:37 faults[0].service: starts "cache", but no earlier kill stopped it',
+    ]);
+    // Same instant is not earlier; file order does not matter, time does.
+    const sameTime = scenario({ faults: ["{ at: 5s, kind: kill, service: cache }", "{ at: 5s, kind: start, service: cache }"] });
+    expect(brief(issuesOf(sameTime))).toEqual(['18:37 faults[1].service: starts "cache", but no earlier kill stopped it']);
+    const reordered = scenario({ faults: ["{ at: 9s, kind: start, service: cache }", "{ at: 5s, kind: kill, service: cache }"] });
+    expect(parseScenario(reordered, "t.yaml").faults).toHaveLength(2);
+  });
+
+  it("a replica start needs that replica stopped", () => {
+    const s = scenario({
+      faults: [
+        "{ at: 5s, kind: kill, service: app, replica: 1 }",
+        "{ at: 6s, kind: start, service: app, replica: 2 }",
+        "{ at: 7s, kind: start, service: app, replica: 1 }",
+      ],
+    });
+    expect(brief(issuesOf(s))).toEqual(['18:37 faults[1].service: starts replica 2 of "app", but no earlier kill stopped it']);
+  });
+});
+
+describe("JSON schema", () => {
+  it("describes the input format", () => {
+    const schema = scenarioJsonSchema() as { title?: string; type?: string; properties?: Record<string, unknown> };
+    expect(typeof schema).toBe("object");
+    expect(schema.type).toBe("object");
+    expect(schema.title).toBe("Cascade scenario");
+    expect(schema.properties?.services).toBeTypeOf("object");
+    expect(JSON.parse(JSON.stringify(schema))).toEqual(schema);
+  });
+});
+
+it("fixtures on disk match what the tests assume", () => {
+  expect(readFileSync(fixture("many-errors.yaml"), "utf8").split("\n")[4]).toBe("    replicas: two");
+});
+
+describe("checks on a partly invalid file", () => {
+  it("does not blame valid faults for an invalid link or kill", () => {
+    const issues = issuesOf(
+      scenario({
+        links: "links:\n  - { from: app, to: cache, speed: 1 }",
+        faults: [
+          "{ at: 1s, kind: latency, link: app->cache, latency: 10ms }",
+          "{ at: 2s, kind: kill, service: cache, signal: SIGHUP }",
+          "{ at: 3s, kind: start, service: cache }",
+        ],
+      }),
+    );
+    expect(issues.map((i) => i.field)).toEqual(["links[0].speed", "faults[1].signal"]);
+  });
+});
