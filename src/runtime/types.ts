@@ -1,0 +1,52 @@
+// The Runtime seam: what the run needs from a container platform. Docker implements it today;
+// Swarm or Kubernetes can implement it when a topology outgrows one machine.
+import type { ContainerPlan, TopologyPlan } from "../topology/plan.js";
+import type { Role } from "../images/catalog.js";
+
+export type ImageRefs = Partial<Record<Role, string>>;
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+/** A container lifecycle change seen by the platform (start, die, oom, restart…). */
+export interface ContainerEvent {
+  time: string;
+  service: string;
+  replica: number;
+  action: string;
+  exitCode?: number;
+}
+
+export interface TeardownReport {
+  containers: number;
+  networks: number;
+  ms: number;
+}
+
+export interface UpOptions {
+  progress: (line: string) => void;
+  signal?: AbortSignal;
+  /** Called after each container is ready, before the next starts (e.g. to create proxies). */
+  onReady?: (c: ContainerPlan) => Promise<void>;
+}
+
+export interface Runtime {
+  readonly runId: string;
+  /** Creates the network and starts every container in order, waiting for each to be ready. */
+  up(plan: TopologyPlan, images: ImageRefs, opts: UpOptions): Promise<void>;
+  /** Where a container's port is reachable from the harness (127.0.0.1 and a published port). */
+  endpoint(service: string, replica: number, port: number): Promise<Endpoint>;
+  /** Sends a signal the way a crash would (so restart policies apply); returns affected containers. */
+  kill(service: string, replica: number | undefined, signal: string): Promise<string[]>;
+  /** Starts stopped containers again and waits until they are ready. */
+  start(service: string, replica: number | undefined): Promise<string[]>;
+  /** Streams lifecycle events until the returned function is called. */
+  watch(onEvent: (e: ContainerEvent) => void): Promise<() => void>;
+  /** Removes everything this run created. Safe to call more than once. */
+  down(): Promise<TeardownReport>;
+  /** Last log lines of one container, for error messages. */
+  logsTail(service: string, replica: number, lines?: number): Promise<string>;
+  plans(): ContainerPlan[];
+}

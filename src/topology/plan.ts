@@ -1,0 +1,237 @@
+// Turns a validated Scenario into a TopologyPlan: the containers to start (in dependency order),
+// their wiring, and one Toxiproxy proxy per proxied link. Pure data, no Docker — unit-testable.
+import type { Link, Readiness, Scenario, Service, ServiceKind } from "../scenario/schema.js";
+import { linkName } from "../scenario/schema.js";
+import type { Role } from "../images/catalog.js";
+
+export const TOXIPROXY_SERVICE = "toxiproxy";
+export const TOXIPROXY_API_PORT = 8474;
+const PROXY_PORT_BASE = 20000;
+
+export const DEFAULT_PORT: Record<Exclude<ServiceKind, "image">, number> = {
+  memcached: 11211,
+  postgres: 5432,
+  haproxy: 8000,
+  app: 8080,
+};
+
+export interface ReadyCheck {
+  /** tcp: connect + protocol greeting by kind (memcached "version", postgres SSLRequest, else hold). */
+  tcp?: { port: number; protocol: "memcached" | "postgres" | "hold" };
+  http?: { port: number; path: string };
+  log?: string;
+  timeout: number;
+}
+
+export interface ContainerPlan {
+  service: string;
+  replica: number;
+  /** DNS name inside the run network, e.g. "app-2"; the service name is an alias for all replicas. */
+  host: string;
+  kind: ServiceKind | "toxiproxy";
+  /** Role whose image to use, or a user image reference. */
+  image: { role: Role } | { ref: string };
+  cmd?: string[];
+  env: Record<string, string>;
+  port: number;
+  memory?: number;
+  cpus?: number;
+  ulimits: Record<string, number>;
+  restart: Service["restart"];
+  ready: ReadyCheck;
+}
+
+export interface ProxyPlan {
+  /** Toxiproxy proxy name (no '>' so it is safe in the API path). */
+  name: string;
+  link: string;
+  listen: string;
+  upstream: string;
+}
+
+export interface TopologyPlan {
+  scenario: string;
+  containers: ContainerPlan[];
+  proxies: ProxyPlan[];
+  /** Service that receives the load, and its internal port (published on 127.0.0.1). */
+  target: { service: string; port: number };
+}
+
+export const proxyName = (l: { from: string; to: string }) => `${l.from}__${l.to}`;
+export const portOf = (s: Service): number => s.port ?? (s.kind === "image" ? 0 : DEFAULT_PORT[s.kind]);
+
+export function planTopology(s: Scenario): TopologyPlan {
+  const proxies: ProxyPlan[] = [];
+  const addr = new Map<string, string>(); // "from->to" → host:port the "from" side dials
+  s.links.forEach((l, i) => {
+    const to = s.services[l.to] as Service;
+    if (l.proxy) {
+      const listenPort = PROXY_PORT_BASE + i;
+      proxies.push({ name: proxyName(l), link: linkName(l), listen: `0.0.0.0:${listenPort}`, upstream: `${l.to}:${portOf(to)}` });
+      addr.set(linkName(l), `${TOXIPROXY_SERVICE}:${listenPort}`);
+    } else addr.set(linkName(l), `${l.to}:${portOf(to)}`);
+  });
+
+  const containers: ContainerPlan[] = [];
+  if (proxies.length > 0) containers.push(toxiproxyPlan());
+  for (const name of startOrder(s)) {
+    const svc = s.services[name] as Service;
+    const deps = s.links.filter((l) => l.from === name);
+    for (let r = 1; r <= svc.replicas; r++) containers.push(servicePlan(s, name, svc, r, deps, addr));
+  }
+  return { scenario: s.name, containers, proxies, target: { service: s.load.target, port: portOf(s.services[s.load.target] as Service) } };
+}
+
+function toxiproxyPlan(): ContainerPlan {
+  return {
+    service: TOXIPROXY_SERVICE,
+    replica: 1,
+    host: `${TOXIPROXY_SERVICE}-1`,
+    kind: "toxiproxy",
+    image: { role: "toxiproxy" },
+    env: {},
+    port: TOXIPROXY_API_PORT,
+    ulimits: {},
+    restart: "no",
+    ready: { http: { port: TOXIPROXY_API_PORT, path: "/version" }, timeout: 30_000 },
+  };
+}
+
+function servicePlan(s: Scenario, name: string, svc: Service, replica: number, deps: Link[], addr: Map<string, string>): ContainerPlan {
+  const port = portOf(svc);
+  const env: Record<string, string> = {};
+  // Every dependency is reachable as <NAME>_ADDR=host:port (through Toxiproxy when proxied).
+  for (const l of deps) env[`${l.to.toUpperCase().replaceAll("-", "_")}_ADDR`] = addr.get(linkName(l)) as string;
+  const depOfKind = (k: ServiceKind) => deps.find((l) => s.services[l.to]?.kind === k);
+  let cmd = svc.command;
+  const ulimits = { ...svc.ulimits };
+
+  switch (svc.kind) {
+    case "memcached": {
+      const conns = svc.connections ?? 1024;
+      const memMb = svc.memory ? Math.max(8, Math.floor((svc.memory * 0.8) / 2 ** 20)) : 64;
+      cmd ??= ["-c", String(conns), "-m", String(memMb), "-p", String(port)];
+      // memcached -c N refuses to start when nofile < N: give it room unless the scenario caps it.
+      ulimits.nofile ??= conns + 64;
+      break;
+    }
+    case "postgres":
+      Object.assign(env, { POSTGRES_USER: "cascade", POSTGRES_DB: "cascade", POSTGRES_HOST_AUTH_METHOD: "trust" });
+      cmd ??= ["postgres", "-c", `port=${port}`, "-c", "max_connections=300"];
+      break;
+    case "haproxy": {
+      env.HAPROXY_CFG = haproxyConfig(s, svc, port);
+      cmd ??= ["sh", "-c", 'printf "%s\\n" "$HAPROXY_CFG" > /tmp/haproxy.cfg && exec haproxy -W -db -f /tmp/haproxy.cfg'];
+      break;
+    }
+    case "app": {
+      const cache = depOfKind("memcached");
+      const db = depOfKind("postgres");
+      if (cache) env.CACHE_ADDR = addr.get(linkName(cache)) as string;
+      if (db) env.DATABASE_URL = `postgres://cascade@${addr.get(linkName(db))}/cascade`;
+      env.PORT = String(port);
+      if (Object.keys(svc.config).length > 0) env.CASCADE_APP_CONFIG = JSON.stringify(svc.config);
+      break;
+    }
+    case "image":
+      break;
+  }
+  Object.assign(env, svc.env);
+  return {
+    service: name,
+    replica,
+    host: `${name}-${replica}`,
+    kind: svc.kind,
+    image: svc.image ? { ref: svc.image } : { role: svc.kind as Role },
+    ...(cmd ? { cmd } : {}),
+    env,
+    port,
+    ...(svc.memory !== undefined ? { memory: svc.memory } : {}),
+    ...(svc.cpus !== undefined ? { cpus: svc.cpus } : {}),
+    ulimits,
+    restart: svc.restart,
+    ready: readyCheck(svc, port),
+  };
+}
+
+function readyCheck(svc: Service, port: number): ReadyCheck {
+  if (svc.ready) return fromDeclared(svc.ready, port);
+  switch (svc.kind) {
+    case "memcached":
+      return { tcp: { port, protocol: "memcached" }, timeout: 30_000 };
+    case "postgres":
+      return { tcp: { port, protocol: "postgres" }, timeout: 90_000 };
+    case "haproxy":
+      return { http: { port, path: "/haproxy-health" }, timeout: 30_000 };
+    case "app":
+      return { http: { port, path: "/health" }, timeout: 60_000 };
+    case "image":
+      return { tcp: { port, protocol: "hold" }, timeout: 60_000 };
+  }
+}
+
+function fromDeclared(r: Readiness, port: number): ReadyCheck {
+  return {
+    ...(r.tcp !== undefined ? { tcp: { port: r.tcp, protocol: "hold" as const } } : {}),
+    ...(r.http !== undefined ? { http: { port, path: r.http } } : {}),
+    ...(r.log !== undefined ? { log: r.log } : {}),
+    timeout: r.timeout,
+  };
+}
+
+/** HAProxy in front of every replica of its backend, health-checked so it routes around failures. */
+export function haproxyConfig(s: Scenario, lb: Service, port: number): string {
+  const backendName = lb.backend as string;
+  const be = s.services[backendName] as Service;
+  const bePort = portOf(be);
+  const timeout = lb.timeout ?? 30_000;
+  const health = be.kind === "app" ? "/health" : (be.ready?.http ?? undefined);
+  const servers = Array.from({ length: be.replicas }, (_, i) => {
+    const host = `${backendName}-${i + 1}`;
+    return `  server ${host} ${host}:${bePort}${health ? " check inter 1s fall 2 rise 2" : ""} resolvers docker init-addr last,libc,none`;
+  });
+  return [
+    "global",
+    "  maxconn 8000", // needs ~2×maxconn file descriptors; container nofile is often 20k
+    "resolvers docker",
+    "  nameserver dns 127.0.0.11:53",
+    "  hold valid 1s",
+    "defaults",
+    "  mode http",
+    "  option httplog",
+    "  timeout connect 2s",
+    "  timeout client 60s",
+    `  timeout server ${Math.round(timeout)}ms`,
+    `  timeout queue ${Math.round(timeout)}ms`,
+    "frontend fe",
+    `  bind :${port}`,
+    "  monitor-uri /haproxy-health",
+    "  default_backend be",
+    "backend be",
+    "  balance roundrobin",
+    ...(health ? [`  option httpchk GET ${health}`] : []),
+    ...servers,
+    "listen stats",
+    "  bind :8404",
+    "  stats enable",
+    "  stats uri /stats",
+    "",
+  ].join("\n");
+}
+
+/** Dependencies first: a service starts after every service it links to. Cycles are broken by declaration order. */
+export function startOrder(s: Scenario): string[] {
+  const out: string[] = [];
+  const state = new Map<string, "visiting" | "done">();
+  const visit = (n: string) => {
+    if (state.get(n)) return;
+    state.set(n, "visiting");
+    for (const l of s.links) if (l.from === n) visit(l.to);
+    const backend = s.services[n]?.backend;
+    if (backend && s.services[backend]) visit(backend);
+    state.set(n, "done");
+    out.push(n);
+  };
+  for (const n of Object.keys(s.services)) visit(n);
+  return out;
+}
