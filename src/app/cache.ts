@@ -1,0 +1,180 @@
+// memcached access for the read-through path.
+//
+// memjs (1.3.x) is used for the protocol, but its failure handling is not what a load test needs,
+// so it is wrapped:
+// - memjs only honours `failoverTime` when `failover: true`, and then, with one server, answers
+//   "No servers available" for that long; with `failover: false` it never marks the server dead.
+// - Its per-request timeout is a socket *idle* timeout: with a steady trickle of late responses
+//   (a latency toxic) a request can wait far longer than `timeout`.
+// - After a timeout it `end()`s the socket and forgets it; events of that stale socket (a late
+//   'close' or 'error') then act on the Server object again and can clear the callbacks or drop
+//   the socket of the *new* connection.
+// So: every operation has a hard deadline of its own; any connection-level error or timeout marks
+// the cache down for `failoverMs` (operations fail at once, callers go to the database), and the
+// memjs client is thrown away with its sockets destroyed. The next operation after the window
+// creates a fresh client, i.e. reconnects — typically within failoverMs of memcached coming back.
+import type { Socket } from "node:net";
+import memjs from "memjs";
+import { errorMessage } from "./timeout.js";
+
+export interface Cache {
+  /** The cached value, or null on a miss. Rejects on error, timeout or while the cache is down. */
+  get(key: string): Promise<string | null>;
+  /** Stores a value with a TTL in seconds (0 = no expiry). Callers need not wait for it. */
+  set(key: string, value: string, ttlS: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class CacheError extends Error {
+  override name = "CacheError";
+}
+
+export interface MemcachedCacheOptions {
+  /** Hard bound on one operation, ms. Also memjs' own timeout and connect timeout. */
+  timeoutMs: number;
+  /** How long the cache counts as down after a connection-level error, ms. */
+  failoverMs: number;
+  log?: (line: string) => void;
+}
+
+type Callback<T> = (err: Error | null, value: T) => void;
+
+/** One memjs client and what it has opened, discarded whole after a failure. */
+interface Generation {
+  client: memjs.Client;
+  sockets: Set<Socket>;
+  /** Fails every operation still waiting on this client. */
+  pending: Set<(err: Error) => void>;
+}
+
+const silentLogger = { log: () => {} };
+
+export class MemcachedCache implements Cache {
+  private gen: Generation | undefined;
+  private downUntil = 0;
+  private downSince: number | undefined;
+  private closed = false;
+  private readonly log: (line: string) => void;
+
+  constructor(
+    readonly addr: string,
+    private readonly opts: MemcachedCacheOptions,
+  ) {
+    this.log = opts.log ?? (() => {});
+  }
+
+  /** True while a recent failure keeps the cache marked down. */
+  get isDown(): boolean {
+    return Date.now() < this.downUntil;
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.op<string | null>("get", (client, cb) =>
+      client.get(key, (err, value) => cb(err, value === null ? null : value.toString("utf8"))),
+    );
+  }
+
+  set(key: string, value: string, ttlS: number): Promise<void> {
+    return this.op<void>("set", (client, cb) => client.set(key, value, { expires: ttlS }, (err) => cb(err, undefined)));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const gen = this.gen;
+    this.gen = undefined;
+    if (gen) this.discard(gen, new CacheError("cache closed"));
+  }
+
+  private op<T>(what: string, run: (client: memjs.Client, cb: Callback<T>) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let gen: Generation;
+      try {
+        gen = this.current();
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      let done = false;
+      const finish = (err: Error | null, value: T): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        gen.pending.delete(fail);
+        if (err) {
+          // memjs reports error *statuses* from a healthy server (e.g. "MemJS SET: Value too
+          // large") with this prefix; those do not mean the connection is bad.
+          if (!err.message.startsWith("MemJS ")) this.failed(gen, err);
+          reject(err instanceof CacheError ? err : new CacheError(`memcached ${what}: ${errorMessage(err)}`));
+        } else {
+          if (this.downSince !== undefined && gen === this.gen) {
+            this.log(`memcached ${this.addr} is back after ${Date.now() - this.downSince} ms`);
+            this.downSince = undefined;
+          }
+          resolve(value);
+        }
+      };
+      const fail = (err: Error): void => finish(err, undefined as T);
+      gen.pending.add(fail);
+      const timer = setTimeout(
+        () => fail(new CacheError(`memcached ${what} timed out after ${this.opts.timeoutMs} ms`)),
+        this.opts.timeoutMs,
+      );
+      try {
+        run(gen.client, finish);
+      } catch (e) {
+        fail(e instanceof Error ? e : new Error(String(e)));
+      }
+      this.track(gen);
+    });
+  }
+
+  private current(): Generation {
+    if (this.closed) throw new CacheError("cache closed");
+    if (Date.now() < this.downUntil) throw new CacheError(`memcached ${this.addr} marked down`);
+    if (!this.gen) {
+      const seconds = this.opts.timeoutMs / 1000;
+      const client = memjs.Client.create(this.addr, {
+        retries: 0, // one attempt: a failure goes straight to the caller (and the database)
+        failover: false, // failover/dead-marking is done here, see the top of the file
+        timeout: seconds,
+        conntimeout: seconds,
+        keepAlive: true,
+        logger: silentLogger,
+      });
+      this.gen = { client, sockets: new Set(), pending: new Set() };
+    }
+    return this.gen;
+  }
+
+  /** Remembers the sockets memjs opened, so they can be destroyed even after memjs forgot them. */
+  private track(gen: Generation): void {
+    for (const server of gen.client.servers) {
+      const sock = (server as unknown as { _socket?: Socket })._socket;
+      if (sock && !gen.sockets.has(sock)) {
+        if (gen !== this.gen) {
+          sock.destroy(); // opened by a client already discarded (it failed meanwhile)
+          continue;
+        }
+        gen.sockets.add(sock);
+        sock.once("close", () => gen.sockets.delete(sock));
+      }
+    }
+  }
+
+  private failed(gen: Generation, err: Error): void {
+    if (gen !== this.gen) return; // that client was already discarded
+    this.gen = undefined;
+    this.downUntil = Date.now() + this.opts.failoverMs;
+    if (this.downSince === undefined) {
+      this.downSince = Date.now();
+      this.log(`memcached ${this.addr} marked down for ${this.opts.failoverMs} ms: ${errorMessage(err)}`);
+    }
+    this.discard(gen, new CacheError(`memcached connection dropped: ${errorMessage(err)}`));
+  }
+
+  private discard(gen: Generation, err: Error): void {
+    for (const fail of [...gen.pending]) fail(err);
+    for (const sock of gen.sockets) sock.destroy();
+    gen.sockets.clear();
+  }
+}
