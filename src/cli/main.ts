@@ -1,0 +1,76 @@
+// cascade — the command line. Each command is a thin shell over a stage; see README for usage.
+import { Command, Option } from "commander";
+import { EXIT } from "./exit.js";
+import { runCommand } from "./run.js";
+import { validateCommand } from "./validate.js";
+import { listCommand } from "./list.js";
+import { imagesBuildCommand, imagesListCommand } from "./images.js";
+import { doctorCommand } from "./doctor.js";
+import { downCommand } from "./down.js";
+import { scenarioJsonSchema } from "../scenario/load.js";
+
+const program = new Command("cascade")
+  .description("Chaos and load tests for cascading failures on a real Docker topology")
+  .showHelpAfterError();
+
+const imagesOpt = () =>
+  new Option("--images <source>", "image source: official (registry images) or offline (built here from Debian)").choices([
+    "official",
+    "offline",
+  ]);
+
+program
+  .command("run")
+  .description("start the scenario's topology, drive load, inject its faults, tear down, write the run record")
+  .argument("<scenario>", "scenario YAML file")
+  .addOption(imagesOpt())
+  .option("--out <dir>", "where run folders go (default ./reports)")
+  .action(async (file: string, o: { images?: string; out?: string }) => process.exit(await runCommand(file, o)));
+
+program
+  .command("validate")
+  .description("check scenario files and print every problem with file:line:col; starts nothing")
+  .argument("<scenario...>", "scenario YAML files")
+  .action(async (files: string[]) => process.exit(await validateCommand(files)));
+
+program
+  .command("list")
+  .description("list recorded runs (newest last), or the scenario catalog with --scenarios")
+  .option("--scenarios", "list the scenarios in scenarios/ with their descriptions")
+  .action(async (o: { scenarios?: boolean }) => process.exit(await listCommand(o)));
+
+const images = program.command("images").description("build or inspect the images the topology runs");
+images
+  .command("build")
+  .description("make every role's image exist: pull official ones, or build offline from Debian packages")
+  .addOption(imagesOpt())
+  .option("--offline", "same as --images offline")
+  .action(async (o: { images?: string; offline?: boolean }) => process.exit(await imagesBuildCommand(o)));
+images
+  .command("list")
+  .description("show which image each role resolves to and whether it exists")
+  .addOption(imagesOpt())
+  .action(async (o: { images?: string }) => process.exit(await imagesListCommand(o)));
+
+program
+  .command("doctor")
+  .description("check the Docker engine, the images and the tools the offline build needs")
+  .addOption(imagesOpt())
+  .action(async (o: { images?: string }) => process.exit(await doctorCommand(o)));
+
+program
+  .command("down")
+  .description("remove containers and networks left by runs whose harness died (all runs with --all)")
+  .option("--all", "also remove runs whose harness is still alive")
+  .option("--run <id>", "remove one run by id")
+  .action(async (o: { all?: boolean; run?: string }) => process.exit(await downCommand(o)));
+
+program
+  .command("schema")
+  .description("print the scenario JSON Schema (for editor completion)")
+  .action(() => {
+    process.stdout.write(`${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`);
+    process.exit(EXIT.ok);
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,117 @@
+// Applies faults at their planned offsets from load start and reverts them at the end of their
+// window — or, whatever happens, in finish(), which the run calls from its `finally`.
+import type { Fault } from "../scenario/schema.js";
+import { moduleFor } from "./registry.js";
+import { faultLabel, type Applied, type FaultContext } from "./types.js";
+
+export interface FaultEvent {
+  type: "fault";
+  action: "apply" | "revert" | "error";
+  fault: string;
+  kind: Fault["kind"];
+  time: string;
+  /** Offsets from load start, ms. lag = when we began acting minus when we planned to. */
+  planned_ms: number;
+  actual_ms: number;
+  lag_ms: number;
+  /** How long the action took (a start waits for readiness). */
+  took_ms: number;
+  detail?: Record<string, unknown>;
+  error?: string;
+}
+
+export class Timeline {
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly active = new Map<string, { fault: Fault; applied: Applied }>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private t0 = 0;
+  private finished = false;
+
+  constructor(
+    private readonly faults: Fault[],
+    private readonly ctx: FaultContext,
+    private readonly emit: (e: FaultEvent) => void,
+  ) {}
+
+  /** t0: performance.now() at load start; offsets are measured from it. */
+  start(t0: number): void {
+    this.t0 = t0;
+    this.faults.forEach((f, i) => {
+      const label = faultLabel(f, i);
+      this.at(f.at, () => this.apply(f, label));
+      const duration = "duration" in f ? f.duration : undefined;
+      if (duration !== undefined) this.at(f.at + duration, () => this.revert(label, f.at + duration));
+    });
+  }
+
+  private now(): number {
+    return performance.now() - this.t0;
+  }
+
+  private at(ms: number, fn: () => Promise<void>): void {
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        if (this.finished) return;
+        const p = fn().finally(() => this.inFlight.delete(p));
+        this.inFlight.add(p);
+      },
+      Math.max(0, ms - this.now()),
+    );
+    this.timers.add(timer);
+  }
+
+  private async apply(f: Fault, label: string): Promise<void> {
+    const actual = this.now();
+    try {
+      const applied = await moduleFor(f).apply(f, this.ctx);
+      if (applied.revert) this.active.set(label, { fault: f, applied });
+      this.record("apply", f, label, f.at, actual, { detail: applied.detail });
+    } catch (e) {
+      this.record("error", f, label, f.at, actual, { error: `apply failed: ${(e as Error).message}` });
+    }
+  }
+
+  private async revert(label: string, planned: number): Promise<void> {
+    const entry = this.active.get(label);
+    if (!entry?.applied.revert) return;
+    this.active.delete(label);
+    const actual = this.now();
+    try {
+      const detail = (await entry.applied.revert()) ?? {};
+      this.record("revert", entry.fault, label, planned, actual, { detail });
+    } catch (e) {
+      this.record("error", entry.fault, label, planned, actual, { error: `revert failed: ${(e as Error).message}` });
+    }
+  }
+
+  private record(action: FaultEvent["action"], f: Fault, label: string, planned: number, actual: number, extra: Partial<FaultEvent>): void {
+    this.emit({
+      type: "fault",
+      action,
+      fault: label,
+      kind: f.kind,
+      time: new Date(performance.timeOrigin + this.t0 + actual).toISOString(),
+      planned_ms: Math.round(planned),
+      actual_ms: Math.round(actual),
+      lag_ms: Math.round(actual - planned),
+      took_ms: Math.round(this.now() - actual),
+      ...extra,
+    });
+  }
+
+  /** Cancels what has not happened, waits for what is happening, reverts everything still active. */
+  async finish(): Promise<void> {
+    this.finished = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await Promise.allSettled([...this.inFlight]);
+    const end = this.now();
+    for (const label of [...this.active.keys()]) await this.revert(label, end);
+  }
+
+  /** Labels of faults applied and not yet reverted. */
+  activeFaults(): string[] {
+    return [...this.active.keys()];
+  }
+}

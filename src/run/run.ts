@@ -1,0 +1,169 @@
+// One run, start to end: validate → images → plan → topology up → load + fault timeline →
+// teardown. Teardown and the result file happen in `finally`, whatever ended the run.
+import { randomBytes } from "node:crypto";
+import { loadScenario } from "../scenario/load.js";
+import type { Scenario } from "../scenario/schema.js";
+import { planTopology, TOXIPROXY_API_PORT, TOXIPROXY_SERVICE, type TopologyPlan } from "../topology/plan.js";
+import { ensureImages } from "../images/build.js";
+import type { ImageSource, Role } from "../images/catalog.js";
+import { DockerRuntime } from "../runtime/docker/runtime.js";
+import { reap } from "../runtime/docker/labels.js";
+import { ToxiproxyApi } from "../runtime/toxiproxy.js";
+import type { TeardownReport } from "../runtime/types.js";
+import { Timeline, type FaultEvent } from "../faults/scheduler.js";
+import { runLoad, type LoadSample } from "../load/driver.js";
+import { RunRecord, FILES } from "../observe/record.js";
+import { windows, stats, type WindowStats } from "../analyze/windows.js";
+import { reportsDir } from "../paths.js";
+
+export interface RunOptions {
+  source: ImageSource;
+  progress: (line: string) => void;
+  signal: AbortSignal;
+  outDir?: string;
+}
+
+export interface RunResult {
+  scenario: string;
+  run_id: string;
+  dir: string;
+  status: "completed" | "interrupted" | "error";
+  error?: string;
+  started: string;
+  ended: string;
+  timings_ms: { images: number; topology_up: number; load: number; teardown: number };
+  totals: WindowStats;
+  windows: WindowStats[];
+  faults: FaultEvent[];
+  teardown?: TeardownReport;
+  leftovers_removed: number;
+}
+
+export async function runScenarioFile(file: string, opts: RunOptions): Promise<RunResult> {
+  const { scenario, source } = await loadScenario(file);
+  return runScenario(scenario, source, opts);
+}
+
+export async function runScenario(scenario: Scenario, source: string, opts: RunOptions): Promise<RunResult> {
+  const { progress, signal } = opts;
+  const started = new Date();
+  const runId = randomBytes(4).toString("hex");
+  const plan = planTopology(scenario);
+  const record = new RunRecord(opts.outDir ?? reportsDir(), scenario.name, started);
+  record.write(FILES.scenario, source);
+  record.write(FILES.plan, plan);
+  const samples: LoadSample[] = [];
+  const faults: FaultEvent[] = [];
+  const timings = { images: 0, topology_up: 0, load: 0, teardown: 0 };
+  const event = (e: object) => record.event({ time: new Date().toISOString(), ...e });
+  let status: RunResult["status"] = "completed";
+  let error: string | undefined;
+  let teardown: TeardownReport | undefined;
+  let timeline: Timeline | undefined;
+  let stopWatch: (() => void) | undefined;
+
+  // Leftovers of runs whose harness died (SIGKILL) go first; live concurrent runs are left alone.
+  const reaped = await reap(false);
+  for (const r of reaped)
+    progress(`removed leftovers of run ${r.run} (owner ${r.owner} is gone): ${r.containers} containers, ${r.networks} networks`);
+
+  const runtime = new DockerRuntime(runId);
+  try {
+    let t = Date.now();
+    progress(`images (${opts.source})`);
+    const { refs } = await ensureImages({ source: opts.source, roles: rolesOf(plan), progress: (l) => progress(`  ${l}`) });
+    timings.images = Date.now() - t;
+    signal.throwIfAborted();
+
+    t = Date.now();
+    progress(`topology up: run ${runId}, ${plan.containers.length} containers`);
+    let toxiproxy: ToxiproxyApi | undefined;
+    await runtime.up(plan, refs, {
+      progress,
+      signal,
+      onReady: async (c) => {
+        if (c.service !== TOXIPROXY_SERVICE) return;
+        toxiproxy = new ToxiproxyApi(await runtime.endpoint(TOXIPROXY_SERVICE, 1, TOXIPROXY_API_PORT));
+        await toxiproxy.createProxies(plan.proxies);
+      },
+    });
+    timings.topology_up = Date.now() - t;
+    event({ type: "topology", action: "up", ms: timings.topology_up, containers: plan.containers.map((c) => c.host) });
+    stopWatch = await runtime.watch((e) => event({ type: "container", ...e }));
+
+    const target = await runtime.endpoint(plan.target.service, 1, plan.target.port);
+    const url = `http://${target.host}:${target.port}${scenario.load.path}`;
+    progress(`load: ${describeLoad(scenario)} → ${url}`);
+    timeline = new Timeline(scenario.faults, { runtime, ...(toxiproxy ? { toxiproxy } : {}) }, (e) => {
+      faults.push(e);
+      record.event(e);
+      progress(`  ${(e.actual_ms / 1000).toFixed(1).padStart(5)} s  ${e.action} ${e.fault}${e.error ? ` — ${e.error}` : ""}`);
+    });
+    t = Date.now();
+    timeline.start(performance.now());
+    await runLoad(
+      {
+        url,
+        method: scenario.load.method,
+        phases: scenario.load.phases,
+        timeout: scenario.load.timeout,
+        connections: scenario.load.connections,
+      },
+      {
+        signal,
+        onSample: (s) => {
+          samples.push(s);
+          record.sample(s);
+          if (s.t % 5 === 4)
+            progress(
+              `  ${String(s.t + 1).padStart(5)} s  sent ${s.sent}/s  ok ${s.s2xx + s.s3xx}  5xx ${s.s5xx}  err ${s.errors}  timeout ${s.timeouts}  p99 ${s.p99 === null ? "-" : Math.round(s.p99)} ms`,
+            );
+        },
+      },
+    );
+    timings.load = Date.now() - t;
+    if (signal.aborted) status = "interrupted";
+  } catch (e) {
+    if (signal.aborted) status = "interrupted";
+    else {
+      status = "error";
+      error = (e as Error).message;
+    }
+  } finally {
+    const t = Date.now();
+    await timeline?.finish().catch(() => {});
+    stopWatch?.();
+    teardown = await runtime.down().catch((e: Error) => {
+      error = `${error ? `${error}; ` : ""}teardown failed: ${e.message}`;
+      return undefined;
+    });
+    timings.teardown = Date.now() - t;
+  }
+  const result: RunResult = {
+    scenario: scenario.name,
+    run_id: runId,
+    dir: record.dir,
+    status,
+    ...(error ? { error } : {}),
+    started: started.toISOString(),
+    ended: new Date().toISOString(),
+    timings_ms: timings,
+    totals: stats("whole run", samples, 0),
+    windows: windows(samples, faults),
+    faults,
+    ...(teardown ? { teardown } : {}),
+    leftovers_removed: reaped.length,
+  };
+  record.write(FILES.result, result);
+  return result;
+}
+
+function rolesOf(plan: TopologyPlan): Role[] {
+  const roles = new Set<Role>();
+  for (const c of plan.containers) if ("role" in c.image) roles.add(c.image.role);
+  return [...roles];
+}
+
+function describeLoad(s: Scenario): string {
+  return s.load.phases.map((p) => `${p.rate}/s for ${p.duration / 1000} s`).join(", then ");
+}

@@ -1,0 +1,73 @@
+// What users rely on when a run does not end normally: a bad file starts nothing, Ctrl-C at any
+// moment leaves nothing behind but keeps the samples, and a SIGKILLed harness's leftovers are
+// removed by `cascade down` (and by the next run).
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ROOT } from "../../src/paths.js";
+import { allManagedContainers, cli, objectsOfRun, readNdjson } from "./helpers.js";
+
+const fixture = join(ROOT, "test/fixtures/scenarios/docker-foundation.yaml");
+const bad = join(ROOT, "test/fixtures/scenarios/many-errors.yaml");
+
+describe("lifecycle", () => {
+  it("rejects a malformed scenario with every error and starts nothing", async () => {
+    const before = await allManagedContainers();
+    const run = cli(["run", bad]);
+    const code = await run.exit;
+    expect(code).toBe(2);
+    expect(run.stderr()).toMatch(/many-errors\.yaml:5:15\s+services\.app\.replicas/);
+    expect(run.stderr()).toMatch(/many-errors\.yaml:10:22\s+links\[1\]\.to/);
+    expect(run.stderr()).toMatch(/many-errors\.yaml:14:30\s+load\.phases\[0\]\.rate/);
+    expect(run.stderr()).toMatch(/nothing was started/);
+    expect(await allManagedContainers()).toBe(before);
+  });
+
+  for (const moment of [
+    { name: "while the topology comes up", at: /topology up: run ([0-9a-f]+)/, delayMs: 1500 },
+    { name: "during load, after a fault", at: /apply slow-cache/, delayMs: 2500 },
+  ]) {
+    it(`SIGINT ${moment.name}: nothing left, samples kept`, async () => {
+      const out = mkdtempSync(join(tmpdir(), "cascade-sigint-"));
+      const run = cli(["run", fixture, "--out", out]);
+      const runId = (await run.waitFor(/topology up: run ([0-9a-f]+)/))[1] as string;
+      await run.waitFor(moment.at);
+      await new Promise((r) => setTimeout(r, moment.delayMs));
+      run.child.kill("SIGINT");
+      const code = await run.exit;
+      expect(code).toBe(130);
+      expect(await objectsOfRun(runId)).toEqual({ containers: 0, networks: 0 });
+      const dir = (run.stdout().match(/record: (.+)/)?.[1] ?? "").trim();
+      expect(existsSync(join(dir, "result.json"))).toBe(true);
+      const result = JSON.parse(readFileSync(join(dir, "result.json"), "utf8")) as { status: string };
+      expect(result.status).toBe("interrupted");
+      const samples = readNdjson<{ t: number }>(join(dir, "samples.ndjson"));
+      if (moment.name.startsWith("during")) {
+        expect(samples.length).toBeGreaterThanOrEqual(5);
+        // No toxic can survive: the proxy that carried it is gone with its container.
+        const events = readNdjson<{ type: string; action?: string; fault?: string }>(join(dir, "events.ndjson"));
+        expect(events.some((e) => e.type === "fault" && e.action === "revert" && e.fault === "slow-cache")).toBe(true);
+      }
+    });
+  }
+
+  it("SIGKILL leaves labelled leftovers that `cascade down` removes", async () => {
+    const out = mkdtempSync(join(tmpdir(), "cascade-sigkill-"));
+    const run = cli(["run", fixture, "--out", out]);
+    const runId = (await run.waitFor(/topology up: run ([0-9a-f]+)/))[1] as string;
+    await run.waitFor(/^\s+5 s\s+sent/m);
+    run.child.kill("SIGKILL");
+    await run.exit;
+    const left = await objectsOfRun(runId);
+    expect(left.containers).toBeGreaterThan(0);
+    expect(left.networks).toBe(1);
+    // The seconds completed before the kill are on disk: samples are appended as the run goes.
+    const [stamp] = readdirSync(join(out, "docker-foundation"));
+    expect(readNdjson(join(out, "docker-foundation", stamp as string, "samples.ndjson")).length).toBeGreaterThanOrEqual(5);
+    const down = cli(["down"]);
+    expect(await down.exit).toBe(0);
+    expect(down.stdout()).toContain(`run ${runId}`);
+    expect(await objectsOfRun(runId)).toEqual({ containers: 0, networks: 0 });
+  });
+});

@@ -1,0 +1,103 @@
+// The timeline's own logic, with a runtime double standing in for Docker (the real thing is
+// exercised in test/docker): when faults fire, that windows get reverted, that finish() reverts
+// whatever is still active, and that failures become events instead of crashing the run.
+import { describe, expect, it } from "vitest";
+import { Timeline, type FaultEvent } from "../../src/faults/scheduler.js";
+import type { Fault } from "../../src/scenario/schema.js";
+import type { Runtime } from "../../src/runtime/types.js";
+import type { ToxiproxyApi, ToxicSpec } from "../../src/runtime/toxiproxy.js";
+
+function doubles() {
+  const calls: string[] = [];
+  const toxics = new Set<string>();
+  const runtime = {
+    kill: async (s: string) => {
+      calls.push(`kill ${s}`);
+      if (s === "broken") throw new Error("no such container");
+      return [`${s}-1`];
+    },
+    start: async (s: string) => {
+      calls.push(`start ${s}`);
+      return [`${s}-1`];
+    },
+  } as unknown as Runtime;
+  const toxiproxy = {
+    addToxic: async (p: string, t: ToxicSpec) => {
+      toxics.add(`${p}/${t.name}`);
+    },
+    removeToxic: async (p: string, n: string) => {
+      toxics.delete(`${p}/${n}`);
+    },
+  } as unknown as ToxiproxyApi;
+  return { calls, toxics, ctx: { runtime, toxiproxy } };
+}
+
+const latency = (at: number, duration?: number): Fault => ({
+  kind: "latency",
+  at,
+  link: "app->cache",
+  latency: 100,
+  jitter: 0,
+  direction: "downstream",
+  toxicity: 1,
+  ...(duration !== undefined ? { duration } : {}),
+});
+
+describe("Timeline", () => {
+  it("applies faults at their offsets, reverts windows, and records the lag", async () => {
+    const { calls, toxics, ctx } = doubles();
+    const events: FaultEvent[] = [];
+    const tl = new Timeline(
+      [latency(50, 100), { kind: "kill", at: 120, service: "cache", signal: "SIGKILL" }, { kind: "start", at: 200, service: "cache" }],
+      ctx,
+      (e) => events.push(e),
+    );
+    tl.start(performance.now());
+    await new Promise((r) => setTimeout(r, 120));
+    expect(toxics.size).toBe(1);
+    await new Promise((r) => setTimeout(r, 150));
+    await tl.finish();
+    expect(calls).toEqual(["kill cache", "start cache"]);
+    expect(toxics.size).toBe(0);
+    expect(events.map((e) => `${e.action} ${e.fault} @${e.planned_ms}`)).toEqual([
+      "apply latency#1 @50",
+      "apply kill#2 @120",
+      "revert latency#1 @150",
+      "apply start#3 @200",
+    ]);
+    for (const e of events) expect(Math.abs(e.lag_ms)).toBeLessThan(50);
+  });
+
+  it("finish() reverts an open-ended fault and cancels faults not yet due", async () => {
+    const { calls, toxics, ctx } = doubles();
+    const events: FaultEvent[] = [];
+    const tl = new Timeline([latency(0), { kind: "kill", at: 10_000, service: "cache", signal: "SIGKILL" }], ctx, (e) => events.push(e));
+    tl.start(performance.now());
+    await new Promise((r) => setTimeout(r, 30));
+    expect(tl.activeFaults()).toEqual(["latency#1"]);
+    await tl.finish();
+    expect(toxics.size).toBe(0);
+    expect(calls).toEqual([]);
+    expect(events.map((e) => e.action)).toEqual(["apply", "revert"]);
+  });
+
+  it("turns a failing fault into an error event and goes on", async () => {
+    const { calls, ctx } = doubles();
+    const events: FaultEvent[] = [];
+    const tl = new Timeline(
+      [
+        { kind: "kill", at: 0, service: "broken", signal: "SIGKILL" },
+        { kind: "kill", at: 20, service: "cache", signal: "SIGKILL" },
+      ],
+      ctx,
+      (e) => events.push(e),
+    );
+    tl.start(performance.now());
+    await new Promise((r) => setTimeout(r, 60));
+    await tl.finish();
+    expect(calls).toEqual(["kill broken", "kill cache"]);
+    expect(events[0]?.action).toBe("error");
+    expect(events[0]?.error).toMatch(/apply failed: no such container/);
+    expect(events[1]?.action).toBe("apply");
+  });
+});
