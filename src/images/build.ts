@@ -33,8 +33,9 @@ export interface EnsureOptions {
 export async function ensureImages(opts: EnsureOptions): Promise<{ refs: Partial<Record<Role, string>>; results: ImageResult[] }> {
   const results: ImageResult[] = [];
   const refs: Partial<Record<Role, string>> = {};
-  const timed = async (role: ImageResult["role"], ref: string, make: () => Promise<"built" | "pulled">) => {
-    const t0 = Date.now();
+  /** `since`: when the work for this role began (the Toxiproxy binary is compiled before its tag is known). */
+  const timed = async (role: ImageResult["role"], ref: string, make: () => Promise<"built" | "pulled">, since = Date.now()) => {
+    const t0 = since;
     if (await imageExists(ref)) {
       results.push({ role, ref, action: "present", ms: Date.now() - t0 });
       return ref;
@@ -78,9 +79,10 @@ export async function ensureImages(opts: EnsureOptions): Promise<{ refs: Partial
       continue;
     }
     const base = await offlineBase();
+    const since = Date.now();
     const ctx = role === "toxiproxy" ? await toxiproxyContext(opts.progress) : await contextOf(role);
     const ref = `${REPO}/${role}:${hashOf(ctx, base)}`;
-    refs[role] = await timed(role, ref, () => build(role, ref, ctx, { BASE: BASE_REF }, opts.progress));
+    refs[role] = await timed(role, ref, () => build(role, ref, ctx, { BASE: BASE_REF }, opts.progress), since);
   }
   return { refs, results };
 }
