@@ -140,7 +140,19 @@ export const LatencyFault = z.strictObject({
   duration: PositiveDuration.optional().meta({ description: "removed after this long; stays to the end when absent" }),
 });
 
-export const Fault = z.discriminatedUnion("kind", [KillFault, StartFault, LatencyFault]);
+export const AppFault = z.strictObject({
+  ...FaultBase,
+  kind: z.literal("app"),
+  service: ServiceName,
+  replica: z.number().int().min(1).optional().meta({ description: "which replica (1-based); all when absent" }),
+  set: z
+    .record(z.string(), z.unknown())
+    .refine((o) => Object.keys(o).length > 0, "give at least one setting")
+    .meta({ description: "reference app settings to switch at runtime (POST /admin/config), e.g. { leakMbPerMin: 50 }" }),
+  duration: PositiveDuration.optional().meta({ description: "switched back after this long; stays to the end when absent" }),
+});
+
+export const Fault = z.discriminatedUnion("kind", [KillFault, StartFault, LatencyFault, AppFault]);
 
 export const Slo = z.strictObject({
   availability: Percent.optional().meta({ description: "share of requests that must succeed (2xx/3xx within the deadline)" }),
@@ -170,6 +182,7 @@ export type Fault = z.output<typeof Fault>;
 export type KillFault = z.output<typeof KillFault>;
 export type StartFault = z.output<typeof StartFault>;
 export type LatencyFault = z.output<typeof LatencyFault>;
+export type AppFault = z.output<typeof AppFault>;
 export type Readiness = z.output<typeof Readiness>;
 export type Slo = z.output<typeof Slo>;
 

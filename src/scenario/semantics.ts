@@ -11,7 +11,7 @@ const seconds = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${
 
 type Parser<T> = { safeParse(v: unknown): { success: true; data: T } | { success: false } };
 type Latency = Extract<Fault, { kind: "latency" }>;
-type KillOrStart = Exclude<Fault, Latency>;
+type KillOrStart = Extract<Fault, { kind: "kill" | "start" }>;
 
 /** The pieces of a possibly invalid scenario that are individually valid, by their index. */
 interface Parts {
@@ -117,7 +117,13 @@ function checkFaults(parts: Parts): PathIssue[] {
         out.push({ path: ["faults", i, "link"], message: `link ${f.link} has proxy: false; a latency fault needs proxy: true` });
       continue;
     }
-    const replicas = parts.services?.get(f.service)?.replicas;
+    const service = parts.services?.get(f.service);
+    if (f.kind === "app" && service && service.kind !== "app")
+      out.push({
+        path: ["faults", i, "service"],
+        message: `"${f.service}" is a ${service.kind}; app faults switch the reference app (kind: app)`,
+      });
+    const replicas = service?.replicas;
     if (f.replica !== undefined && replicas !== undefined && f.replica > replicas)
       out.push({ path: ["faults", i, "replica"], message: `"${f.service}" has only ${replicas} replica${replicas === 1 ? "" : "s"}` });
   }
@@ -135,7 +141,7 @@ function checkWindows({ faults, loadEnd }: Parts): PathIssue[] {
   const end = seconds(loadEnd);
   for (const [i, f] of faults) {
     if (f.at >= loadEnd) out.push({ path: ["faults", i, "at"], message: `at ${seconds(f.at)} is not before the end of the load (${end})` });
-    else if (f.kind === "latency" && f.duration !== undefined && f.at + f.duration > loadEnd)
+    else if ((f.kind === "latency" || f.kind === "app") && f.duration !== undefined && f.at + f.duration > loadEnd)
       out.push({
         path: ["faults", i, "duration"],
         message: `runs until ${seconds(f.at + f.duration)}, past the end of the load (${end})`,
@@ -169,7 +175,7 @@ function checkRestarts({ faults, services, allFaults }: Parts): PathIssue[] {
   // At equal times starts go first: a kill at the same instant does not count as earlier.
   const rank = (f: Fault) => (f.kind === "start" ? 0 : 1);
   const events = faults
-    .filter((e): e is [number, KillOrStart] => e[1].kind !== "latency")
+    .filter((e): e is [number, KillOrStart] => e[1].kind === "kill" || e[1].kind === "start")
     .sort(([i, a], [j, b]) => a.at - b.at || rank(a) - rank(b) || i - j);
   for (const [i, f] of events) {
     const replicas = services?.get(f.service)?.replicas;

@@ -122,7 +122,7 @@ describe("reporting every problem", () => {
     const issues = issuesOf(scenario({ services, faults: ["{ at: 1s, kind: boom }"] }));
     expect(brief(issues)).toEqual([
       '5:18 services.cache.kind: unknown kind "redis"; valid kinds: memcached, postgres, haproxy, app, image',
-      '17:21 faults[0].kind: unknown kind "boom"; valid kinds: kill, start, latency',
+      '17:21 faults[0].kind: unknown kind "boom"; valid kinds: kill, start, latency, app',
     ]);
   });
 
@@ -228,6 +228,20 @@ describe("semantic checks", () => {
   it("a latency fault needs a proxied link", () => {
     expect(brief(issuesOf(scenario({ faults: ["{ at: 1s, kind: latency, link: lb->app, latency: 10ms }"] })))).toEqual([
       "17:36 faults[0].link: link lb->app has proxy: false; a latency fault needs proxy: true",
+    ]);
+  });
+
+  it("an app fault switches settings of a reference app, for a window that fits the load", () => {
+    const ok = scenario({ faults: ["{ at: 5s, kind: app, service: app, set: { retryAttempts: 3 }, duration: 10s }"] });
+    expect(parseScenario(ok, "t.yaml").faults[0]).toMatchObject({ kind: "app", set: { retryAttempts: 3 }, duration: 10_000 });
+    expect(brief(issuesOf(scenario({ faults: ["{ at: 5s, kind: app, service: cache, set: { x: 1 } }"] })))).toEqual([
+      '17:35 faults[0].service: "cache" is a memcached; app faults switch the reference app (kind: app)',
+    ]);
+    expect(brief(issuesOf(scenario({ faults: ["{ at: 55s, kind: app, service: app, set: { x: 1 }, duration: 10s }"] })))).toEqual([
+      "17:66 faults[0].duration: runs until 65s, past the end of the load (60s)",
+    ]);
+    expect(brief(issuesOf(scenario({ faults: ["{ at: 5s, kind: app, service: app, set: {} }"] })))).toEqual([
+      "17:45 faults[0].set: give at least one setting",
     ]);
   });
 

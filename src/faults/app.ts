@@ -1,0 +1,60 @@
+// app: flips reference-app settings at runtime through its admin endpoint (POST /admin/config),
+// and puts back the values it found there when the fault window ends.
+import type { AppFault } from "../scenario/schema.js";
+import type { Endpoint } from "../runtime/types.js";
+import type { FaultModule } from "./types.js";
+
+const ADMIN_PATH = "/admin/config";
+const CALL_TIMEOUT_MS = 3000;
+
+async function admin(ep: Endpoint, body?: Record<string, unknown>): Promise<Record<string, unknown>> {
+  // Endpoints are published on 127.0.0.1 by the runtime; nothing else is ever called.
+  const res = await fetch(`http://${ep.host}:${ep.port}${ADMIN_PATH}`, {
+    method: body ? "POST" : "GET",
+    headers: body ? { "content-type": "application/json" } : {},
+    ...(body ? { body: JSON.stringify(body) } : {}),
+    signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${ADMIN_PATH} answered ${res.status}: ${text.trim().slice(0, 300)}`);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+export const app: FaultModule<AppFault> = {
+  kind: "app",
+  async apply(f, { runtime }) {
+    const targets = runtime.plans().filter((c) => c.service === f.service && (f.replica === undefined || c.replica === f.replica));
+    if (targets.length === 0) throw new Error(`app fault: no container of "${f.service}"`);
+    const keys = Object.keys(f.set);
+    const before = await Promise.all(
+      targets.map(async (c) => {
+        const ep = await runtime.endpoint(c.service, c.replica, c.port);
+        try {
+          const current = await admin(ep);
+          await admin(ep, f.set);
+          return { c, host: c.host, previous: Object.fromEntries(keys.map((k) => [k, current[k]])) };
+        } catch (e) {
+          throw new Error(`app fault on ${c.host}: ${(e as Error).message}`);
+        }
+      }),
+    );
+    return {
+      detail: { service: f.service, containers: before.map((b) => b.host), set: f.set },
+      revert: async () => {
+        const failed: string[] = [];
+        await Promise.all(
+          before.map(async (b) => {
+            // A replica that crashed meanwhile comes back with its start-up settings: nothing to undo.
+            // Re-resolved: a restarted container has a new published port.
+            await runtime
+              .endpoint(b.c.service, b.c.replica, b.c.port)
+              .then((ep) => admin(ep, b.previous))
+              .catch((e: Error) => failed.push(`${b.host}: ${e.message}`));
+          }),
+        );
+        if (failed.length) throw new Error(`could not switch back ${failed.join("; ")}`);
+        return { containers: before.map((b) => b.host), restored: before[0]?.previous };
+      },
+    };
+  },
+};
