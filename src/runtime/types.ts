@@ -19,6 +19,19 @@ export interface ContainerEvent {
   exitCode?: number;
 }
 
+/** A container's state as the platform reports it (docker inspect). */
+export interface ContainerState {
+  running: boolean;
+  status: string;
+  /** the kernel's OOM killer ended the last run (sticky until the next start) */
+  oomKilled: boolean;
+  /** restarts done by the restart policy */
+  restartCount: number;
+  exitCode: number;
+  /** host pid of the container's init, 0 when not running */
+  pid: number;
+}
+
 export interface TeardownReport {
   containers: number;
   networks: number;
@@ -42,6 +55,8 @@ export interface Runtime {
   kill(service: string, replica: number | undefined, signal: string): Promise<string[]>;
   /** Starts stopped containers again and waits until they are ready. */
   start(service: string, replica: number | undefined): Promise<string[]>;
+  /** Current state of one container. */
+  state(service: string, replica: number): Promise<ContainerState>;
   /** Streams lifecycle events until the returned function is called. */
   watch(onEvent: (e: ContainerEvent) => void): Promise<() => void>;
   /** Removes everything this run created. Safe to call more than once. */

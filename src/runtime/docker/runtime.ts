@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import type Docker from "dockerode";
 import type { ContainerPlan, ReadyCheck, TopologyPlan } from "../../topology/plan.js";
 import { probeHold, probeHttp, probeMemcached, probePostgres } from "../probe.js";
-import type { ContainerEvent, Endpoint, ImageRefs, Runtime, TeardownReport, UpOptions } from "../types.js";
+import type { ContainerEvent, ContainerState, Endpoint, ImageRefs, Runtime, TeardownReport, UpOptions } from "../types.js";
 import { docker } from "./client.js";
 import { LABEL, ownerLabel, removeByLabel } from "./labels.js";
 import { demuxLogs } from "./logs.js";
@@ -97,6 +97,19 @@ export class DockerRuntime implements Runtime {
     const binding = info.NetworkSettings.Ports?.[`${port}/tcp`]?.[0];
     if (!binding) throw new Error(`${service}-${replica}: port ${port} is not published (is the container running?)`);
     return { host: "127.0.0.1", port: Number(binding.HostPort) };
+  }
+
+  async state(service: string, replica: number): Promise<ContainerState> {
+    const [l] = this.find(service, replica);
+    const info = await (l as Live).container.inspect();
+    return {
+      running: info.State.Running,
+      status: info.State.Status,
+      oomKilled: info.State.OOMKilled,
+      restartCount: info.RestartCount,
+      exitCode: info.State.ExitCode,
+      pid: info.State.Pid,
+    };
   }
 
   private async waitReady(l: Live, signal?: AbortSignal): Promise<void> {
