@@ -2,6 +2,7 @@
 // and puts back the values it found there when the fault window ends.
 import type { AppFault } from "../scenario/schema.js";
 import type { Endpoint } from "../runtime/types.js";
+import { replicasOf } from "./targets.js";
 import type { FaultModule } from "./types.js";
 
 const ADMIN_PATH = "/admin/config";
@@ -23,7 +24,8 @@ async function admin(ep: Endpoint, body?: Record<string, unknown>): Promise<Reco
 export const app: FaultModule<AppFault> = {
   kind: "app",
   async apply(f, { runtime }) {
-    const targets = runtime.plans().filter((c) => c.service === f.service && (f.replica === undefined || c.replica === f.replica));
+    const replicas = replicasOf(f, runtime);
+    const targets = runtime.plans().filter((c) => c.service === f.service && replicas.includes(c.replica));
     if (targets.length === 0) throw new Error(`app fault: no container of "${f.service}"`);
     const keys = Object.keys(f.set);
     const before = await Promise.all(

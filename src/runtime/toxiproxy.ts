@@ -48,6 +48,23 @@ export class ToxiproxyApi {
     if ((await this.toxicNames(proxy)).includes(name)) throw new Error(`${what}: it is still listed afterwards`);
   }
 
+  /** Link down (false) or up (true). A disabled proxy closes its connections and refuses new ones. */
+  async setEnabled(proxy: string, enabled: boolean): Promise<void> {
+    const what = `${enabled ? "enable" : "disable"} proxy ${proxy}`;
+    const res = await bounded(
+      what,
+      fetch(`${this.base}/proxies/${encodeURIComponent(proxy)}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ enabled }),
+        signal: AbortSignal.timeout(CALL_MS),
+      }),
+    );
+    if (!res.ok) throw new Error(`toxiproxy: ${what}: HTTP ${res.status}: ${(await res.text()).trim()}`);
+    const state = (await res.json()) as { enabled: boolean };
+    if (state.enabled !== enabled) throw new Error(`toxiproxy: ${what}: the server reports enabled=${state.enabled}`);
+  }
+
   /** Read straight from the server: the client's Proxy object does not carry its toxics. */
   async toxicNames(proxy: string): Promise<string[]> {
     const res = await bounded(

@@ -19,6 +19,12 @@ export interface ContainerEvent {
   exitCode?: number;
 }
 
+/** Container limits: memory in bytes, CPU in cores; 0 = unlimited. */
+export interface Limits {
+  memory?: number;
+  cpus?: number;
+}
+
 /** A container's state as the platform reports it (docker inspect). */
 export interface ContainerState {
   running: boolean;
@@ -51,10 +57,23 @@ export interface Runtime {
   up(plan: TopologyPlan, images: ImageRefs, opts: UpOptions): Promise<void>;
   /** Where a container's port is reachable from the harness (127.0.0.1 and a published port). */
   endpoint(service: string, replica: number, port: number): Promise<Endpoint>;
-  /** Sends a signal the way a crash would (so restart policies apply); returns affected containers. */
-  kill(service: string, replica: number | undefined, signal: string): Promise<string[]>;
+  /** Sends a signal the way a crash would (so restart policies apply); returns affected containers.
+   * replicas: undefined = all of the service. */
+  kill(service: string, replicas: number[] | undefined, signal: string): Promise<string[]>;
   /** Starts stopped containers again and waits until they are ready. */
-  start(service: string, replica: number | undefined): Promise<string[]>;
+  start(service: string, replicas: number[] | undefined): Promise<string[]>;
+  /** Stops through the platform (a manual stop: restart policies leave it down). */
+  stop(service: string, replicas: number[] | undefined): Promise<string[]>;
+  /** Restarts and waits until ready. */
+  restart(service: string, replicas: number[] | undefined): Promise<string[]>;
+  /** Freezes (true) or thaws (false) every process of the containers. */
+  pause(service: string, replicas: number[] | undefined, paused: boolean): Promise<string[]>;
+  /** Changes limits of a running container; returns the ones it had (0 = none). */
+  update(service: string, replica: number, limits: Limits): Promise<Limits>;
+  /** Starts a detached process inside a container; its host pid, to signal it later. */
+  exec(service: string, replica: number, cmd: string[]): Promise<{ pid: number }>;
+  /** Host pids of every process in a container (empty when it is not running). */
+  pids(service: string, replica: number): Promise<number[]>;
   /** Current state of one container. */
   state(service: string, replica: number): Promise<ContainerState>;
   /** Streams lifecycle events until the returned function is called. */

@@ -114,45 +114,145 @@ const FaultBase = {
   name: z.string().optional(),
 };
 
-export const KillFault = z.strictObject({
-  ...FaultBase,
-  kind: z.literal("kill"),
+const Window = {
+  duration: PositiveDuration.optional().meta({ description: "reverted after this long; stays to the end of the run when absent" }),
+};
+
+/** Which replicas of a service a fault acts on: all by default, named ones, or N picked at random. */
+const Targets = {
   service: ServiceName,
-  signal: z.enum(["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT", "SIGABRT", "SIGSEGV"]).default("SIGKILL"),
-  replica: z.number().int().min(1).optional().meta({ description: "which replica (1-based); all when absent" }),
+  replica: z
+    .union([z.number().int().min(1), z.array(z.number().int().min(1)).min(1)])
+    .optional()
+    .meta({ description: "which replica(s), 1-based; all when absent" }),
+  count: z.number().int().min(1).optional().meta({ description: "act on this many replicas, picked at random" }),
+};
+
+const Signal = z.enum(["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT", "SIGABRT", "SIGSEGV"]);
+
+export const KillFault = z.strictObject({ ...FaultBase, ...Targets, kind: z.literal("kill"), signal: Signal.default("SIGKILL") });
+/** stop goes through the API: Docker counts it as a manual stop, so no restart policy brings it back. */
+export const StopFault = z.strictObject({ ...FaultBase, ...Targets, kind: z.literal("stop") });
+export const StartFault = z.strictObject({ ...FaultBase, ...Targets, kind: z.literal("start") });
+export const RestartFault = z.strictObject({ ...FaultBase, ...Targets, kind: z.literal("restart") });
+export const PauseFault = z.strictObject({ ...FaultBase, ...Targets, ...Window, kind: z.literal("pause") });
+export const CrashLoopFault = z.strictObject({
+  ...FaultBase,
+  ...Targets,
+  kind: z.literal("crashloop"),
+  every: PositiveDuration.meta({ description: "kill the target again this often (a restart policy or a start brings it back)" }),
+  signal: Signal.default("SIGKILL"),
+  duration: PositiveDuration.meta({ description: "how long the loop lasts" }),
 });
 
-export const StartFault = z.strictObject({
+const LinkRef = z.string().regex(/^[a-z][a-z0-9-]*->[a-z][a-z0-9-]*$/, 'a link is written "from->to"');
+const Toxic = {
   ...FaultBase,
-  kind: z.literal("start"),
-  service: ServiceName,
-  replica: z.number().int().min(1).optional(),
-});
+  ...Window,
+  link: LinkRef,
+  direction: z
+    .enum(["downstream", "upstream"])
+    .default("downstream")
+    .meta({ description: "downstream: data from the dependency back to the caller; upstream: caller to dependency" }),
+  toxicity: z.number().min(0).max(1).default(1).meta({ description: "share of connections the toxic acts on" }),
+};
 
-export const LatencyFault = z.strictObject({
+export const LatencyFault = z.strictObject({ ...Toxic, kind: z.literal("latency"), latency: Duration, jitter: Duration.default(0) });
+export const BandwidthFault = z.strictObject({
+  ...Toxic,
+  kind: z.literal("bandwidth"),
+  rate: z.number().int().min(0).meta({ description: "KB/s" }),
+});
+/** Toxiproxy's timeout toxic: data is dropped; the connection closes after `timeout` (0 = held open: a blackhole). */
+export const BlackholeFault = z.strictObject({ ...Toxic, kind: z.literal("timeout"), timeout: Duration.default(0) });
+export const ResetPeerFault = z.strictObject({ ...Toxic, kind: z.literal("reset_peer"), timeout: Duration.default(0) });
+export const SlowCloseFault = z.strictObject({ ...Toxic, kind: z.literal("slow_close"), delay: Duration });
+export const SlicerFault = z.strictObject({
+  ...Toxic,
+  kind: z.literal("slicer"),
+  average_size: z.number().int().min(1).meta({ description: "bytes per slice" }),
+  size_variation: z.number().int().min(0).default(0),
+  delay: Duration.default(0).meta({ description: "between slices" }),
+});
+export const LimitDataFault = z.strictObject({
+  ...Toxic,
+  kind: z.literal("limit_data"),
+  bytes: z.number().int().min(1).meta({ description: "the connection is closed after this many bytes" }),
+});
+/** The link is down: Toxiproxy disables the proxy, which closes its connections and refuses new ones. */
+export const PartitionFault = z.strictObject({ ...FaultBase, ...Window, kind: z.literal("partition"), link: LinkRef });
+
+export const UlimitFault = z.strictObject({
   ...FaultBase,
-  kind: z.literal("latency"),
-  link: z.string().regex(/^[a-z][a-z0-9-]*->[a-z][a-z0-9-]*$/, 'a link is written "from->to"'),
-  latency: Duration,
-  jitter: Duration.default(0),
-  direction: z.enum(["downstream", "upstream"]).default("downstream"),
-  toxicity: z.number().min(0).max(1).default(1),
-  duration: PositiveDuration.optional().meta({ description: "removed after this long; stays to the end when absent" }),
+  ...Targets,
+  ...Window,
+  kind: z.literal("ulimit"),
+  nofile: z.number().int().min(8).meta({ description: "open-files limit set on the running processes (prlimit)" }),
+});
+export const ResourcesFault = z
+  .strictObject({
+    ...FaultBase,
+    ...Targets,
+    ...Window,
+    kind: z.literal("resources"),
+    memory: Bytes.optional().meta({ description: "new container memory limit (docker update)" }),
+    cpus: z.number().positive().max(64).optional().meta({ description: "new CPU limit in cores" }),
+  })
+  .refine((f) => f.memory !== undefined || f.cpus !== undefined, { message: "give memory or cpus", path: ["kind"] });
+export const MemoryHogFault = z.strictObject({
+  ...FaultBase,
+  ...Targets,
+  ...Window,
+  kind: z.literal("memory-hog"),
+  size: Bytes.meta({ description: "memory a process inside the container holds (counted against its cgroup)" }),
+});
+export const CpuStressFault = z.strictObject({
+  ...FaultBase,
+  ...Targets,
+  ...Window,
+  kind: z.literal("cpu-stress"),
+  workers: z.number().int().min(1).max(64).default(1).meta({ description: "busy loops inside the container" }),
 });
 
 export const AppFault = z.strictObject({
   ...FaultBase,
+  ...Targets,
+  ...Window,
   kind: z.literal("app"),
-  service: ServiceName,
-  replica: z.number().int().min(1).optional().meta({ description: "which replica (1-based); all when absent" }),
   set: z
     .record(z.string(), z.unknown())
     .refine((o) => Object.keys(o).length > 0, "give at least one setting")
     .meta({ description: "reference app settings to switch at runtime (POST /admin/config), e.g. { leakMbPerMin: 50 }" }),
-  duration: PositiveDuration.optional().meta({ description: "switched back after this long; stays to the end when absent" }),
 });
 
-export const Fault = z.discriminatedUnion("kind", [KillFault, StartFault, LatencyFault, AppFault]);
+export const Fault = z.discriminatedUnion("kind", [
+  KillFault,
+  StopFault,
+  StartFault,
+  RestartFault,
+  PauseFault,
+  CrashLoopFault,
+  LatencyFault,
+  BandwidthFault,
+  BlackholeFault,
+  ResetPeerFault,
+  SlowCloseFault,
+  SlicerFault,
+  LimitDataFault,
+  PartitionFault,
+  UlimitFault,
+  ResourcesFault,
+  MemoryHogFault,
+  CpuStressFault,
+  AppFault,
+]);
+
+/** Fault kinds that act through Toxiproxy on a link. */
+export const TOXIC_KINDS = ["latency", "bandwidth", "timeout", "reset_peer", "slow_close", "slicer", "limit_data"] as const;
+export type ToxicFault = Extract<Fault, { kind: (typeof TOXIC_KINDS)[number] }>;
+export type LinkFault = ToxicFault | PartitionFault;
+export type ServiceFault = Exclude<Fault, LinkFault>;
+export const isLinkFault = (f: Fault): f is LinkFault => "link" in f;
 
 export const Slo = z.strictObject({
   availability: Percent.optional().meta({ description: "share of requests that must succeed (2xx/3xx within the deadline)" }),
@@ -180,8 +280,17 @@ export type Link = z.output<typeof Link>;
 export type Load = z.output<typeof Load>;
 export type Fault = z.output<typeof Fault>;
 export type KillFault = z.output<typeof KillFault>;
+export type StopFault = z.output<typeof StopFault>;
 export type StartFault = z.output<typeof StartFault>;
+export type RestartFault = z.output<typeof RestartFault>;
+export type PauseFault = z.output<typeof PauseFault>;
+export type CrashLoopFault = z.output<typeof CrashLoopFault>;
 export type LatencyFault = z.output<typeof LatencyFault>;
+export type PartitionFault = z.output<typeof PartitionFault>;
+export type UlimitFault = z.output<typeof UlimitFault>;
+export type ResourcesFault = z.output<typeof ResourcesFault>;
+export type MemoryHogFault = z.output<typeof MemoryHogFault>;
+export type CpuStressFault = z.output<typeof CpuStressFault>;
 export type AppFault = z.output<typeof AppFault>;
 export type Readiness = z.output<typeof Readiness>;
 export type Slo = z.output<typeof Slo>;

@@ -3,15 +3,14 @@
 //
 // They run on every part of the file that passed the schema on its own, even when other parts
 // failed, so one run reports a bad link next to a type error instead of one after the other.
-import { Fault, Link, Load, RatePhase, Service } from "./schema.js";
+import { Fault, isLinkFault, Link, Load, RatePhase, Service, type ServiceFault } from "./schema.js";
 import type { PathIssue } from "./zod-issues.js";
 
 // Timeline points in plain seconds, as authors write `at:`; formatMs would round 61s to "1.0m".
 const seconds = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
 
 type Parser<T> = { safeParse(v: unknown): { success: true; data: T } | { success: false } };
-type Latency = Extract<Fault, { kind: "latency" }>;
-type KillOrStart = Extract<Fault, { kind: "kill" | "start" }>;
+type StopOrStart = Extract<Fault, { kind: "kill" | "stop" | "start" }>;
 
 /** The pieces of a possibly invalid scenario that are individually valid, by their index. */
 interface Parts {
@@ -86,7 +85,7 @@ function checkReferences(parts: Parts): PathIssue[] {
     ref(["links", i, "from"], l.from);
     ref(["links", i, "to"], l.to);
   }
-  for (const [i, f] of parts.faults) if (f.kind !== "latency") ref(["faults", i, "service"], f.service);
+  for (const [i, f] of parts.faults) if (!isLinkFault(f)) ref(["faults", i, "service"], f.service);
   return out;
 }
 
@@ -107,14 +106,14 @@ function checkLinks(parts: Parts): PathIssue[] {
 function checkFaults(parts: Parts): PathIssue[] {
   const out: PathIssue[] = [];
   for (const [i, f] of parts.faults) {
-    if (f.kind === "latency") {
+    if (isLinkFault(f)) {
       const links = parts.links.map(([, l]) => l);
       const link = links.find((l) => `${l.from}->${l.to}` === f.link);
       if (!link) {
         const declared = links.length ? links.map((l) => `${l.from}->${l.to}`).join(", ") : "none";
         if (parts.allLinks) out.push({ path: ["faults", i, "link"], message: `no link ${f.link} is declared (links: ${declared})` });
       } else if (!link.proxy)
-        out.push({ path: ["faults", i, "link"], message: `link ${f.link} has proxy: false; a latency fault needs proxy: true` });
+        out.push({ path: ["faults", i, "link"], message: `link ${f.link} has proxy: false; a ${f.kind} fault needs proxy: true` });
       continue;
     }
     const service = parts.services?.get(f.service);
@@ -124,8 +123,15 @@ function checkFaults(parts: Parts): PathIssue[] {
         message: `"${f.service}" is a ${service.kind}; app faults switch the reference app (kind: app)`,
       });
     const replicas = service?.replicas;
-    if (f.replica !== undefined && replicas !== undefined && f.replica > replicas)
+    if (f.replica !== undefined && f.count !== undefined)
+      out.push({ path: ["faults", i, "count"], message: "give replica or count, not both" });
+    if (replicas === undefined) continue;
+    const named = f.replica === undefined ? [] : Array.isArray(f.replica) ? f.replica : [f.replica];
+    const missing = named.find((r) => r > replicas);
+    if (missing !== undefined)
       out.push({ path: ["faults", i, "replica"], message: `"${f.service}" has only ${replicas} replica${replicas === 1 ? "" : "s"}` });
+    if (f.count !== undefined && f.count > replicas)
+      out.push({ path: ["faults", i, "count"], message: `"${f.service}" has only ${replicas} replica${replicas === 1 ? "" : "s"}` });
   }
   return out;
 }
@@ -134,40 +140,72 @@ function checkTimeline(parts: Parts): PathIssue[] {
   return [...checkWindows(parts), ...checkOverlaps(parts), ...checkRestarts(parts)];
 }
 
+const durationOf = (f: Fault): number | undefined => ("duration" in f ? f.duration : undefined);
+
 /** Every fault has to happen while load is running, or its effect is never measured. */
 function checkWindows({ faults, loadEnd }: Parts): PathIssue[] {
   if (loadEnd === undefined) return [];
   const out: PathIssue[] = [];
   const end = seconds(loadEnd);
   for (const [i, f] of faults) {
+    const d = durationOf(f);
     if (f.at >= loadEnd) out.push({ path: ["faults", i, "at"], message: `at ${seconds(f.at)} is not before the end of the load (${end})` });
-    else if ((f.kind === "latency" || f.kind === "app") && f.duration !== undefined && f.at + f.duration > loadEnd)
-      out.push({
-        path: ["faults", i, "duration"],
-        message: `runs until ${seconds(f.at + f.duration)}, past the end of the load (${end})`,
-      });
+    else if (d !== undefined && f.at + d > loadEnd)
+      out.push({ path: ["faults", i, "duration"], message: `runs until ${seconds(f.at + d)}, past the end of the load (${end})` });
   }
   return out;
 }
 
-/** Two latency toxics on one proxy direction would stack or replace each other unpredictably. */
+/** What two faults contend for when their windows overlap: the revert of one would undo the
+ * other (a partition re-enabled, limits or settings restored), or two toxics of one type stack. */
+function contention(a: Fault, b: Fault): string | undefined {
+  if (isLinkFault(a) && isLinkFault(b)) {
+    if (a.link !== b.link) return undefined;
+    if (a.kind === "partition" || b.kind === "partition") return `${a.link} is partitioned then`;
+    if (a.kind === b.kind && a.direction === b.direction) return `${a.kind} on ${a.link} ${a.direction}`;
+    return undefined;
+  }
+  if (isLinkFault(a) || isLinkFault(b) || a.service !== b.service || a.kind !== b.kind) return undefined;
+  const x = a as ServiceFault;
+  const y = b as ServiceFault;
+  if (!sameReplicas(x, y)) return undefined;
+  if (x.kind === "app" && y.kind === "app") {
+    const shared = Object.keys(x.set).filter((k) => k in y.set);
+    return shared.length ? `app settings ${shared.join(", ")} of "${x.service}"` : undefined;
+  }
+  if (["pause", "resources", "ulimit", "crashloop"].includes(x.kind)) return `${x.kind} of "${x.service}"`;
+  return undefined;
+}
+
+/** Could the two faults hit a common replica? (A random pick could.) */
+function sameReplicas(a: ServiceFault, b: ServiceFault): boolean {
+  const list = (f: ServiceFault) => (f.replica === undefined ? undefined : Array.isArray(f.replica) ? f.replica : [f.replica]);
+  const ra = list(a);
+  const rb = list(b);
+  return ra === undefined || rb === undefined || ra.some((r) => rb.includes(r));
+}
+
 function checkOverlaps({ faults, loadEnd }: Parts): PathIssue[] {
   const out: PathIssue[] = [];
-  const latency = faults.filter((e): e is [number, Latency] => e[1].kind === "latency");
-  const until = (f: Latency) => (f.duration === undefined ? (loadEnd ?? Infinity) : f.at + f.duration);
-  latency.forEach(([j, b], n) => {
-    for (const [i, a] of latency.slice(0, n)) {
-      if (a.link !== b.link || a.direction !== b.direction) continue;
-      if (a.at < until(b) && b.at < until(a)) {
-        const end = until(a) === Infinity ? "the end" : seconds(until(a));
-        out.push({ path: ["faults", j, "at"], message: `overlaps fault ${i} (${a.link} ${a.direction}, ${seconds(a.at)} to ${end})` });
-      }
+  // Instant faults (kill, stop, start, restart) have nothing to revert, so nothing to contend for.
+  const windowed = faults.filter(([, f]) => !["kill", "stop", "start", "restart"].includes(f.kind));
+  const until = (f: Fault) => {
+    const d = durationOf(f);
+    return d === undefined ? (loadEnd ?? Infinity) : f.at + d;
+  };
+  windowed.forEach(([j, b], n) => {
+    for (const [i, a] of windowed.slice(0, n)) {
+      if (!(a.at < until(b) && b.at < until(a))) continue;
+      const what = contention(a, b);
+      if (!what) continue;
+      const end = until(a) === Infinity ? "the end" : seconds(until(a));
+      out.push({ path: ["faults", j, "at"], message: `overlaps fault ${i} (${what}, ${seconds(a.at)} to ${end})` });
     }
   });
   return out;
 }
 
-/** A start only makes sense for replicas an earlier kill stopped. */
+/** A start only makes sense for replicas an earlier kill or stop took down. */
 function checkRestarts({ faults, services, allFaults }: Parts): PathIssue[] {
   const out: PathIssue[] = [];
   if (!allFaults) return out;
@@ -175,19 +213,25 @@ function checkRestarts({ faults, services, allFaults }: Parts): PathIssue[] {
   // At equal times starts go first: a kill at the same instant does not count as earlier.
   const rank = (f: Fault) => (f.kind === "start" ? 0 : 1);
   const events = faults
-    .filter((e): e is [number, KillOrStart] => e[1].kind === "kill" || e[1].kind === "start")
+    .filter((e): e is [number, StopOrStart] => e[1].kind === "kill" || e[1].kind === "stop" || e[1].kind === "start")
     .sort(([i, a], [j, b]) => a.at - b.at || rank(a) - rank(b) || i - j);
   for (const [i, f] of events) {
     const replicas = services?.get(f.service)?.replicas;
     if (replicas === undefined) continue;
     const down = stopped.get(f.service) ?? new Set<number>();
     stopped.set(f.service, down);
-    const which = f.replica === undefined ? Array.from({ length: replicas }, (_, r) => r + 1) : [f.replica];
-    if (f.kind === "kill") for (const r of which) down.add(r);
-    else if (f.replica === undefined ? down.size === 0 : !down.has(f.replica)) {
-      const what = f.replica === undefined ? `"${f.service}"` : `replica ${f.replica} of "${f.service}"`;
-      out.push({ path: ["faults", i, "service"], message: `starts ${what}, but no earlier kill stopped it` });
-    } else for (const r of which) down.delete(r);
+    const all = Array.from({ length: replicas }, (_, r) => r + 1);
+    const named = f.replica === undefined ? undefined : Array.isArray(f.replica) ? f.replica : [f.replica];
+    if (f.kind !== "start") {
+      // A random pick may take any replica down.
+      for (const r of named ?? all) down.add(r);
+      continue;
+    }
+    const ok = named === undefined ? down.size > 0 : named.every((r) => down.has(r));
+    if (!ok) {
+      const what = named === undefined ? `"${f.service}"` : `replica ${named.join(", ")} of "${f.service}"`;
+      out.push({ path: ["faults", i, "service"], message: `starts ${what}, but no earlier kill or stop took it down` });
+    } else for (const r of named ?? all) down.delete(r);
   }
   return out;
 }

@@ -122,7 +122,7 @@ describe("reporting every problem", () => {
     const issues = issuesOf(scenario({ services, faults: ["{ at: 1s, kind: boom }"] }));
     expect(brief(issues)).toEqual([
       '5:18 services.cache.kind: unknown kind "redis"; valid kinds: memcached, postgres, haproxy, app, image',
-      '17:21 faults[0].kind: unknown kind "boom"; valid kinds: kill, start, latency, app',
+      '17:21 faults[0].kind: unknown kind "boom"; valid kinds: kill, stop, start, restart, pause, crashloop, latency, bandwidth, timeout, reset_peer, slow_close, slicer, limit_data, partition, ulimit, resources, memory-hog, cpu-stress, app',
     ]);
   });
 
@@ -270,7 +270,64 @@ describe("semantic checks", () => {
         ],
       }),
     );
-    expect(brief(issues)).toEqual(["18:11 faults[1].at: overlaps fault 0 (app->db downstream, 10s to 20s)"]);
+    expect(brief(issues)).toEqual(["18:11 faults[1].at: overlaps fault 0 (latency on app->db downstream, 10s to 20s)"]);
+  });
+
+  it("the fault library parses with its units", () => {
+    const ok = scenario({
+      faults: [
+        "{ at: 1s, kind: bandwidth, link: app->db, rate: 64, duration: 2s }",
+        "{ at: 1s, kind: timeout, link: app->cache, direction: upstream, duration: 2s }",
+        "{ at: 4s, kind: slicer, link: app->db, average_size: 16, delay: 2ms, duration: 1s }",
+        "{ at: 6s, kind: partition, link: app->cache, duration: 3s }",
+        "{ at: 1s, kind: pause, service: app, replica: [1, 2], duration: 1s }",
+        "{ at: 3s, kind: crashloop, service: app, count: 1, every: 5s, duration: 20s }",
+        "{ at: 1s, kind: ulimit, service: cache, nofile: 64, duration: 5s }",
+        "{ at: 1s, kind: resources, service: db, memory: 128m, cpus: 0.25, duration: 5s }",
+        "{ at: 1s, kind: memory-hog, service: db, size: 64m, duration: 5s }",
+        "{ at: 1s, kind: cpu-stress, service: app, workers: 2, duration: 5s }",
+      ],
+    });
+    const f = parseScenario(ok, "t.yaml").faults;
+    expect(f.map((x) => x.kind)).toEqual([
+      "bandwidth",
+      "timeout",
+      "slicer",
+      "partition",
+      "pause",
+      "crashloop",
+      "ulimit",
+      "resources",
+      "memory-hog",
+      "cpu-stress",
+    ]);
+    expect(f[2]).toMatchObject({ average_size: 16, size_variation: 0, delay: 2 });
+    expect(f[7]).toMatchObject({ memory: 128 * 1024 * 1024, cpus: 0.25 });
+  });
+
+  it("rejects faults on unknown links, replica counts past the service, and contending windows", () => {
+    const issues = issuesOf(
+      scenario({
+        faults: [
+          "{ at: 1s, kind: reset_peer, link: lb->db }",
+          "{ at: 1s, kind: pause, service: app, count: 3, duration: 1s }",
+          "{ at: 1s, kind: partition, link: app->db, duration: 10s }",
+          "{ at: 5s, kind: latency, link: app->db, latency: 5ms, duration: 1s }",
+          "{ at: 1s, kind: app, service: app, set: { retryAttempts: 3 }, duration: 10s }",
+          "{ at: 2s, kind: app, service: app, replica: 1, set: { retryAttempts: 1 }, duration: 1s }",
+          "{ at: 1s, kind: resources, service: db, duration: 1s }",
+          "{ at: 1s, kind: kill, service: app, replica: 1, count: 1 }",
+        ],
+      }),
+    );
+    expect(brief(issues)).toEqual([
+      "17:39 faults[0].link: no link lb->db is declared (links: lb->app, app->cache, app->db)",
+      '18:49 faults[1].count: "app" has only 2 replicas',
+      "20:11 faults[3].at: overlaps fault 2 (app->db is partitioned then, 1s to 11s)",
+      '22:11 faults[5].at: overlaps fault 4 (app settings retryAttempts of "app", 1s to 11s)',
+      "23:21 faults[6].kind: give memory or cpus",
+      "24:60 faults[7].count: give replica or count, not both",
+    ]);
   });
 
   it("latency faults may share a link when their windows or directions differ", () => {
@@ -287,11 +344,11 @@ describe("semantic checks", () => {
 
   it("a start needs an earlier kill of that service", () => {
     expect(brief(issuesOf(scenario({ faults: ["{ at: 5s, kind: start, service: cache }"] })))).toEqual([
-      '17:37 faults[0].service: starts "cache", but no earlier kill stopped it',
+      '17:37 faults[0].service: starts "cache", but no earlier kill or stop took it down',
     ]);
     // Same instant is not earlier; file order does not matter, time does.
     const sameTime = scenario({ faults: ["{ at: 5s, kind: kill, service: cache }", "{ at: 5s, kind: start, service: cache }"] });
-    expect(brief(issuesOf(sameTime))).toEqual(['18:37 faults[1].service: starts "cache", but no earlier kill stopped it']);
+    expect(brief(issuesOf(sameTime))).toEqual(['18:37 faults[1].service: starts "cache", but no earlier kill or stop took it down']);
     const reordered = scenario({ faults: ["{ at: 9s, kind: start, service: cache }", "{ at: 5s, kind: kill, service: cache }"] });
     expect(parseScenario(reordered, "t.yaml").faults).toHaveLength(2);
   });
@@ -304,7 +361,7 @@ describe("semantic checks", () => {
         "{ at: 7s, kind: start, service: app, replica: 1 }",
       ],
     });
-    expect(brief(issuesOf(s))).toEqual(['18:37 faults[1].service: starts replica 2 of "app", but no earlier kill stopped it']);
+    expect(brief(issuesOf(s))).toEqual(['18:37 faults[1].service: starts replica 2 of "app", but no earlier kill or stop took it down']);
   });
 });
 

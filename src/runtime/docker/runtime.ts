@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import type Docker from "dockerode";
 import type { ContainerPlan, ReadyCheck, TopologyPlan } from "../../topology/plan.js";
 import { probeHold, probeHttp, probeMemcached, probePostgres } from "../probe.js";
-import type { ContainerEvent, ContainerState, Endpoint, ImageRefs, Runtime, TeardownReport, UpOptions } from "../types.js";
+import type { ContainerEvent, ContainerState, Endpoint, ImageRefs, Limits, Runtime, TeardownReport, UpOptions } from "../types.js";
 import { docker } from "./client.js";
 import { LABEL, ownerLabel, removeByLabel } from "./labels.js";
 import { demuxLogs } from "./logs.js";
@@ -84,8 +84,10 @@ export class DockerRuntime implements Runtime {
     return live;
   }
 
-  private find(service: string, replica?: number): Live[] {
-    const found = this.live.filter((l) => l.plan.service === service && (replica === undefined || l.plan.replica === replica));
+  /** replica: one, several, or undefined for all. */
+  private find(service: string, replica?: number | number[]): Live[] {
+    const want = replica === undefined ? undefined : new Set(Array.isArray(replica) ? replica : [replica]);
+    const found = this.live.filter((l) => l.plan.service === service && (want === undefined || want.has(l.plan.replica)));
     if (found.length === 0) throw new Error(`no container for service ${service}${replica ? ` replica ${replica}` : ""}`);
     return found;
   }
@@ -154,9 +156,9 @@ export class DockerRuntime implements Runtime {
     return true;
   }
 
-  async kill(service: string, replica: number | undefined, sig: string): Promise<string[]> {
+  async kill(service: string, replicas: number[] | undefined, sig: string): Promise<string[]> {
     const names: string[] = [];
-    for (const l of this.find(service, replica)) {
+    for (const l of this.find(service, replicas)) {
       const info = await l.container.inspect();
       if (!info.State.Running) continue;
       // A kill through the API counts as a manual stop and defeats restart policies; a signal to
@@ -168,9 +170,9 @@ export class DockerRuntime implements Runtime {
     return names;
   }
 
-  async start(service: string, replica: number | undefined): Promise<string[]> {
+  async start(service: string, replicas: number[] | undefined): Promise<string[]> {
     const started: Live[] = [];
-    for (const l of this.find(service, replica)) {
+    for (const l of this.find(service, replicas)) {
       const info = await l.container.inspect();
       if (info.State.Running) continue;
       await l.container.start();
@@ -178,6 +180,73 @@ export class DockerRuntime implements Runtime {
     }
     await Promise.all(started.map((l) => this.waitReady(l)));
     return started.map((l) => l.plan.host);
+  }
+
+  async stop(service: string, replicas: number[] | undefined): Promise<string[]> {
+    const names: string[] = [];
+    await Promise.all(
+      this.find(service, replicas).map(async (l) => {
+        if (!(await l.container.inspect()).State.Running) return;
+        await l.container.stop({ t: 2 });
+        names.push(l.plan.host);
+      }),
+    );
+    return names.sort();
+  }
+
+  async restart(service: string, replicas: number[] | undefined): Promise<string[]> {
+    const found = this.find(service, replicas);
+    await Promise.all(found.map((l) => l.container.restart({ t: 2 })));
+    await Promise.all(found.map((l) => this.waitReady(l)));
+    return found.map((l) => l.plan.host);
+  }
+
+  async pause(service: string, replicas: number[] | undefined, paused: boolean): Promise<string[]> {
+    const names: string[] = [];
+    await Promise.all(
+      this.find(service, replicas).map(async (l) => {
+        const st = (await l.container.inspect()).State;
+        if (!st.Running || st.Paused === paused) return;
+        await (paused ? l.container.pause() : l.container.unpause());
+        names.push(l.plan.host);
+      }),
+    );
+    return names.sort();
+  }
+
+  async update(service: string, replica: number, limits: Limits): Promise<Limits> {
+    const [l] = this.find(service, replica) as [Live];
+    const hc = (await l.container.inspect()).HostConfig;
+    const before: Limits = { memory: hc.Memory ?? 0, cpus: (hc.NanoCpus ?? 0) / 1e9 };
+    const body: Record<string, number> = {};
+    if (limits.memory !== undefined) {
+      // 0 means "no limit" to Docker; swap follows memory so the limit really binds.
+      body.Memory = limits.memory;
+      body.MemorySwap = limits.memory === 0 ? -1 : limits.memory;
+    }
+    if (limits.cpus !== undefined) body.NanoCpus = Math.round(limits.cpus * 1e9);
+    await l.container.update(body);
+    return before;
+  }
+
+  async exec(service: string, replica: number, cmd: string[]): Promise<{ pid: number }> {
+    const [l] = this.find(service, replica) as [Live];
+    const ex = await l.container.exec({ Cmd: cmd, AttachStdout: false, AttachStderr: false, Labels: this.labels() } as never);
+    await ex.start({ Detach: true });
+    for (let i = 0; i < 40; i++) {
+      const info = await ex.inspect();
+      if (info.Pid) return { pid: info.Pid };
+      if (!info.Running && info.ExitCode !== null) throw new Error(`${l.plan.host}: ${cmd.join(" ")} exited ${info.ExitCode}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`${l.plan.host}: ${cmd.join(" ")} did not start`);
+  }
+
+  async pids(service: string, replica: number): Promise<number[]> {
+    const [l] = this.find(service, replica) as [Live];
+    if (!(await l.container.inspect()).State.Running) return [];
+    const top = (await l.container.top({ ps_args: "-o pid" })) as { Titles: string[]; Processes: string[][] };
+    return top.Processes.map((p) => Number(p[0])).filter((n) => n > 0);
   }
 
   async watch(onEvent: (e: ContainerEvent) => void): Promise<() => void> {
