@@ -7,37 +7,43 @@ import type { Limits, Runtime } from "../runtime/types.js";
 import { replicasOf } from "./targets.js";
 import type { FaultModule } from "./types.js";
 
-/** Current soft:hard open-files limit of a host pid, from /proc (no tool needed to read it). */
-function nofileOf(pid: number): [string, string] | undefined {
+/** Current soft:hard open-files limit and owner of a host pid, from /proc; undefined once gone. */
+function inspectPid(pid: number): { soft: string; hard: string; uid: string; gid: string } | undefined {
   try {
     const line = readFileSync(`/proc/${pid}/limits`, "utf8")
       .split("\n")
       .find((l) => l.startsWith("Max open files"));
     const m = line && /Max open files\s+(\S+)\s+(\S+)/.exec(line);
-    return m ? [m[1] as string, m[2] as string] : undefined;
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
+    const gid = /^Gid:\s+(\d+)/m.exec(status)?.[1];
+    return m && uid && gid ? { soft: m[1] as string, hard: m[2] as string, uid, gid } : undefined;
   } catch {
-    return undefined; // the process is gone
+    return undefined;
   }
 }
 
-/** prlimit(1) from util-linux sets another process's limit (the kernel allows it to root). */
-function setNofile(pid: number, soft: string, hard: string): void {
-  execFileSync("prlimit", [`--pid=${pid}`, `--nofile=${soft}:${hard}`], { stdio: "pipe", timeout: 2000 });
+/** Sets the soft open-files limit of a process (prlimit(1), util-linux), running as the process's
+ * own user: the kernel lets a process's owner lower or restore its soft limit (up to the hard
+ * one) without CAP_SYS_RESOURCE, which container hosts often withhold, even from root. */
+function setSoftNofile(pid: number, p: { uid: string; gid: string; hard: string }, soft: string): void {
+  const args = [`--reuid=${p.uid}`, `--regid=${p.gid}`, "--clear-groups", "prlimit", `--pid=${pid}`, `--nofile=${soft}:${p.hard}`];
+  execFileSync("setpriv", args, { stdio: "pipe", timeout: 2000 });
 }
 
-/** Lowers the open-files limit of every process in the targets, as a runtime fd cap. Existing
- * descriptors stay open; new sockets and files past the limit fail with EMFILE. */
+/** Lowers the soft open-files limit of every process in the targets, as a runtime fd cap. Open
+ * descriptors stay; new sockets and files past the limit fail with EMFILE. */
 export const ulimit: FaultModule<UlimitFault> = {
   kind: "ulimit",
   async apply(f, { runtime }) {
-    const before: Array<{ pid: number; soft: string; hard: string }> = [];
+    const before: Array<{ pid: number; soft: string; hard: string; uid: string; gid: string }> = [];
     for (const r of replicasOf(f, runtime)) {
       for (const pid of await runtime.pids(f.service, r)) {
-        const lim = nofileOf(pid);
-        if (!lim) continue;
-        // Only lower: a soft limit above the hard one is refused, so cap both.
-        setNofile(pid, String(f.nofile), String(f.nofile));
-        before.push({ pid, soft: lim[0], hard: lim[1] });
+        const p = inspectPid(pid);
+        if (!p) continue;
+        const hard = p.hard === "unlimited" ? Infinity : Number(p.hard);
+        setSoftNofile(pid, p, String(Math.min(f.nofile, hard)));
+        before.push({ pid, ...p });
       }
     }
     if (before.length === 0) throw new Error(`ulimit: no running process in ${f.service}`);
@@ -46,8 +52,8 @@ export const ulimit: FaultModule<UlimitFault> = {
       revert: async () => {
         let restored = 0;
         for (const b of before) {
-          if (!nofileOf(b.pid)) continue; // exited meanwhile: its replacement started with the container's limit
-          setNofile(b.pid, b.soft, b.hard);
+          if (!inspectPid(b.pid)) continue; // exited meanwhile: its replacement started with the container's limit
+          setSoftNofile(b.pid, b, b.soft);
           restored++;
         }
         return { restored };

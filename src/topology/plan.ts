@@ -34,6 +34,8 @@ export interface ContainerPlan {
   cmd?: string[];
   env: Record<string, string>;
   port: number;
+  /** More ports published on 127.0.0.1 (Toxiproxy's proxy ports: a link can be probed from the host). */
+  publish?: number[];
   memory?: number;
   cpus?: number;
   ulimits: Record<string, number>;
@@ -73,7 +75,7 @@ export function planTopology(s: Scenario): TopologyPlan {
   });
 
   const containers: ContainerPlan[] = [];
-  if (proxies.length > 0) containers.push(toxiproxyPlan());
+  if (proxies.length > 0) containers.push(toxiproxyPlan(proxies.map((p) => Number(p.listen.split(":")[1]))));
   for (const name of startOrder(s)) {
     const svc = s.services[name] as Service;
     const deps = s.links.filter((l) => l.from === name);
@@ -82,7 +84,7 @@ export function planTopology(s: Scenario): TopologyPlan {
   return { scenario: s.name, containers, proxies, target: { service: s.load.target, port: portOf(s.services[s.load.target] as Service) } };
 }
 
-function toxiproxyPlan(): ContainerPlan {
+function toxiproxyPlan(publish: number[]): ContainerPlan {
   return {
     service: TOXIPROXY_SERVICE,
     replica: 1,
@@ -91,6 +93,7 @@ function toxiproxyPlan(): ContainerPlan {
     image: { role: "toxiproxy" },
     env: {},
     port: TOXIPROXY_API_PORT,
+    publish,
     ulimits: {},
     restart: "no",
     ready: { http: { port: TOXIPROXY_API_PORT, path: "/version" }, timeout: 30_000 },

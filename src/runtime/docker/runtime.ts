@@ -1,6 +1,7 @@
 // Runtime on a local Docker engine through dockerode: one network per run, every object
 // labelled with the run id and its owner process, ports published on 127.0.0.1 only.
 import { readFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
 import type Docker from "dockerode";
 import type { ContainerPlan, ReadyCheck, TopologyPlan } from "../../topology/plan.js";
 import { probeHold, probeHttp, probeMemcached, probePostgres } from "../probe.js";
@@ -58,7 +59,7 @@ export class DockerRuntime implements Runtime {
     const image = "ref" in c.image ? c.image.ref : images[c.image.role];
     if (!image) throw new Error(`no image resolved for ${c.service} (${JSON.stringify(c.image)})`);
     const name = `cascade-${this.runId}-${c.host}`;
-    const portKey = `${c.port}/tcp`;
+    const ports = [c.port, ...(c.publish ?? [])].map((p) => `${p}/tcp`);
     const container = await this.d.createContainer({
       name,
       Image: image,
@@ -66,11 +67,11 @@ export class DockerRuntime implements Runtime {
       ...(c.cmd ? { Cmd: c.cmd } : {}),
       Env: Object.entries(c.env).map(([k, v]) => `${k}=${v}`),
       Labels: this.labels({ [LABEL.service]: c.service, [LABEL.replica]: String(c.replica) }),
-      ExposedPorts: { [portKey]: {} },
+      ExposedPorts: Object.fromEntries(ports.map((k) => [k, {}])),
       HostConfig: {
         // docker-init as PID 1: signals reach the service and a crash ends the container.
         Init: true,
-        PortBindings: { [portKey]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
+        PortBindings: Object.fromEntries(ports.map((k) => [k, [{ HostIp: "127.0.0.1", HostPort: "" }]])),
         ...(c.memory ? { Memory: c.memory, MemorySwap: c.memory } : {}),
         ...(c.cpus ? { NanoCpus: Math.round(c.cpus * 1e9) } : {}),
         Ulimits: Object.entries(c.ulimits).map(([Name, v]) => ({ Name, Soft: v, Hard: v })),
@@ -219,12 +220,14 @@ export class DockerRuntime implements Runtime {
     const hc = (await l.container.inspect()).HostConfig;
     const before: Limits = { memory: hc.Memory ?? 0, cpus: (hc.NanoCpus ?? 0) / 1e9 };
     const body: Record<string, number> = {};
+    // Docker's update ignores 0 ("unchanged"), so "no limit" is written as the whole machine.
     if (limits.memory !== undefined) {
-      // 0 means "no limit" to Docker; swap follows memory so the limit really binds.
-      body.Memory = limits.memory;
-      body.MemorySwap = limits.memory === 0 ? -1 : limits.memory;
+      const bytes = limits.memory === 0 ? totalmem() : limits.memory;
+      // Swap follows memory so the limit really binds.
+      body.Memory = bytes;
+      body.MemorySwap = bytes;
     }
-    if (limits.cpus !== undefined) body.NanoCpus = Math.round(limits.cpus * 1e9);
+    if (limits.cpus !== undefined) body.NanoCpus = Math.round((limits.cpus === 0 ? cpus().length : limits.cpus) * 1e9);
     await l.container.update(body);
     return before;
   }
