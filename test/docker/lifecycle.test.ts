@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../../src/paths.js";
+import { docker } from "../../src/runtime/docker/client.js";
+import { LABEL } from "../../src/runtime/docker/labels.js";
 import { allManagedContainers, cli, objectsOfRun, readNdjson } from "./helpers.js";
 
 const fixture = join(ROOT, "test/fixtures/scenarios/docker-foundation.yaml");
@@ -52,16 +54,18 @@ describe("lifecycle", () => {
     });
   }
 
-  it("SIGKILL leaves labelled leftovers that `cascade down` removes", async () => {
+  it("SIGKILL mid-fault leaves labelled leftovers, the toxic still active, that `cascade down` removes", async () => {
     const out = mkdtempSync(join(tmpdir(), "cascade-sigkill-"));
     const run = cli(["run", fixture, "--out", out]);
     const runId = (await run.waitFor(/topology up: run ([0-9a-f]+)/))[1] as string;
-    await run.waitFor(/^\s+5 s\s+sent/m);
+    await run.waitFor(/apply slow-cache/);
     run.child.kill("SIGKILL");
     await run.exit;
     const left = await objectsOfRun(runId);
     expect(left.containers).toBeGreaterThan(0);
     expect(left.networks).toBe(1);
+    // Nobody reverted the latency toxic: it is still there, on the orphaned Toxiproxy.
+    expect(await toxicsOfRun(runId)).toEqual(["app__cache: latency"]);
     // The seconds completed before the kill are on disk: samples are appended as the run goes.
     const [stamp] = readdirSync(join(out, "docker-foundation"));
     expect(readNdjson(join(out, "docker-foundation", stamp as string, "samples.ndjson")).length).toBeGreaterThanOrEqual(5);
@@ -69,5 +73,16 @@ describe("lifecycle", () => {
     expect(await down.exit).toBe(0);
     expect(down.stdout()).toContain(`run ${runId}`);
     expect(await objectsOfRun(runId)).toEqual({ containers: 0, networks: 0 });
+    // The toxic lived in the run's Toxiproxy, which is gone: no toxic of this run is active.
+    expect(await toxicsOfRun(runId)).toEqual([]);
   });
 });
+
+/** Toxics on the Toxiproxy of a run, read through its published API port; [] when it is gone. */
+async function toxicsOfRun(runId: string): Promise<string[]> {
+  const [c] = await docker().listContainers({ filters: { label: [`${LABEL.run}=${runId}`, `${LABEL.service}=toxiproxy`] } });
+  const port = c?.Ports.find((p) => p.PrivatePort === 8474)?.PublicPort;
+  if (!port) return [];
+  const proxies = (await (await fetch(`http://127.0.0.1:${port}/proxies`)).json()) as Record<string, { toxics: { type: string }[] }>;
+  return Object.entries(proxies).flatMap(([name, p]) => p.toxics.map((t) => `${name}: ${t.type}`));
+}
