@@ -27,6 +27,8 @@ export interface Limits {
 
 /** A container's state as the platform reports it (docker inspect). */
 export interface ContainerState {
+  /** the platform's id of the container (for cgroup files) */
+  id: string;
   running: boolean;
   status: string;
   /** the kernel's OOM killer ended the last run (sticky until the next start) */

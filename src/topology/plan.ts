@@ -6,6 +6,8 @@ import type { Role } from "../images/catalog.js";
 
 export const TOXIPROXY_SERVICE = "toxiproxy";
 export const TOXIPROXY_API_PORT = 8474;
+/** HAProxy's stats page (CSV at /stats;csv), published so the observer can read queues and 5xx. */
+export const HAPROXY_STATS_PORT = 8404;
 const PROXY_PORT_BASE = 20000;
 
 export const DEFAULT_PORT: Record<Exclude<ServiceKind, "image">, number> = {
@@ -149,6 +151,7 @@ function servicePlan(s: Scenario, name: string, svc: Service, replica: number, d
     ...(cmd ? { cmd } : {}),
     env,
     port,
+    ...(svc.kind === "haproxy" ? { publish: [HAPROXY_STATS_PORT] } : {}),
     ...(svc.memory !== undefined ? { memory: svc.memory } : {}),
     ...(svc.cpus !== undefined ? { cpus: svc.cpus } : {}),
     ulimits,
@@ -215,7 +218,7 @@ export function haproxyConfig(s: Scenario, lb: Service, port: number): string {
     ...(health ? [`  option httpchk GET ${health}`] : []),
     ...servers,
     "listen stats",
-    "  bind :8404",
+    `  bind :${HAPROXY_STATS_PORT}`,
     "  stats enable",
     "  stats uri /stats",
     "",

@@ -106,6 +106,7 @@ export class DockerRuntime implements Runtime {
     const [l] = this.find(service, replica);
     const info = await (l as Live).container.inspect();
     return {
+      id: info.Id,
       running: info.State.Running,
       status: info.State.Status,
       oomKilled: info.State.OOMKilled,

@@ -1,0 +1,154 @@
+// The Sampler seam: one reader per component, each returning flat numbers for one instant.
+// Counters are kept raw (the analysis takes differences); gauges as read. A new component to
+// watch is a new Sampler here, nothing else changes.
+import type { Runtime } from "../runtime/types.js";
+import { HAPROXY_STATS_PORT, type TopologyPlan } from "../topology/plan.js";
+import { readCgroup } from "./sources/cgroup.js";
+import { haproxyStats } from "./sources/haproxy.js";
+import { memcachedStats } from "./sources/memcached.js";
+import { PostgresReader } from "./sources/postgres.js";
+import { scrape, type Series, sumOf } from "./sources/prometheus.js";
+
+export type Reading = Record<string, number | string>;
+
+export interface Sampler {
+  /** e.g. "cache-1" (the component) and what kind of reading it makes */
+  name: string;
+  source: "container" | "memcached" | "postgres" | "haproxy" | "metrics";
+  read(): Promise<Reading>;
+  close?(): Promise<void>;
+}
+
+const MEMCACHED_KEYS = [
+  "curr_connections",
+  "total_connections",
+  "rejected_connections",
+  "listen_disabled_num",
+  "cmd_get",
+  "get_hits",
+  "get_misses",
+  "curr_items",
+] as const;
+
+/** Series of the reference app (and any app using these names) worth a time series. */
+const APP_SERIES: Array<[string, string, Record<string, string>?]> = [
+  ["requests", "app_requests_total"],
+  ["requests_5xx", "app_requests_total", { status: "503" }],
+  ["in_flight", "app_in_flight"],
+  ["queue_depth", "app_queue_depth"],
+  ["queue_wait_sum", "app_queue_wait_seconds_sum"],
+  ["queue_wait_count", "app_queue_wait_seconds_count"],
+  ["retries", "app_retries_total"],
+  ["cache_hits", "app_cache_hits_total"],
+  ["cache_misses", "app_cache_misses_total"],
+  ["cache_errors", "app_cache_errors_total"],
+  ["cache_connections", "app_cache_connections_total"],
+  ["workers", "app_workers"],
+  ["workers_without_cache", "app_workers_without_cache"],
+  ["db_queries", "app_db_queries_total"],
+  ["db_errors", "app_db_errors_total"],
+  ["shed", "app_shed_total"],
+  ["worker_restarts", "app_worker_restarts_total"],
+  ["leaked_bytes", "app_leaked_bytes"],
+  ["rss_bytes", "process_resident_memory_bytes"],
+];
+
+export function appReading(m: Series): Reading {
+  const out: Reading = {};
+  for (const [key, name, labels] of APP_SERIES) {
+    const v = sumOf(m, name, labels);
+    if (!Number.isNaN(v)) out[key] = v;
+  }
+  return out;
+}
+
+export function samplersFor(plan: TopologyPlan, runtime: Runtime): Sampler[] {
+  const out: Sampler[] = [];
+  for (const c of plan.containers) {
+    const { service, replica, host } = c;
+    // Published ports change when a container restarts: resolve again after a failure.
+    const endpointOf = (port: number) => {
+      let ep: ReturnType<Runtime["endpoint"]> | undefined;
+      return async <T>(use: (e: Awaited<ReturnType<Runtime["endpoint"]>>) => Promise<T>): Promise<T> => {
+        ep ??= runtime.endpoint(service, replica, port);
+        try {
+          return await use(await ep);
+        } catch (e) {
+          ep = undefined;
+          throw e;
+        }
+      };
+    };
+
+    let last: { cpu_ns: number; at: number } | undefined;
+    out.push({
+      name: host,
+      source: "container",
+      async read() {
+        const st = await runtime.state(service, replica);
+        const r: Reading = { running: st.running ? 1 : 0, restarts: st.restartCount, oom_killed: st.oomKilled ? 1 : 0 };
+        const cg = st.running ? readCgroup(st.id) : undefined;
+        if (cg) {
+          const now = performance.now();
+          if (last && cg.cpu_ns >= last.cpu_ns) r.cpu_cores = (cg.cpu_ns - last.cpu_ns) / 1e6 / (now - last.at);
+          last = { cpu_ns: cg.cpu_ns, at: now };
+          r.memory_bytes = cg.memory_bytes;
+          if (cg.memory_limit !== undefined) r.memory_limit = cg.memory_limit;
+        } else last = undefined;
+        return r;
+      },
+    });
+
+    if (c.kind === "memcached") {
+      const at = endpointOf(c.port);
+      out.push({
+        name: host,
+        source: "memcached",
+        async read() {
+          const s = await at((ep) => memcachedStats(ep, 800));
+          return Object.fromEntries(MEMCACHED_KEYS.filter((k) => s[k] !== undefined).map((k) => [k, s[k] as number]));
+        },
+      });
+    } else if (c.kind === "postgres") {
+      const at = endpointOf(c.port);
+      let reader: PostgresReader | undefined;
+      out.push({
+        name: host,
+        source: "postgres",
+        async read() {
+          return at(async (ep) => {
+            reader ??= new PostgresReader(ep, 800);
+            try {
+              return { ...(await reader.read()) };
+            } catch (e) {
+              await reader.close();
+              reader = undefined;
+              throw e;
+            }
+          });
+        },
+        close: async () => reader?.close(),
+      });
+    } else if (c.kind === "haproxy") {
+      const at = endpointOf(HAPROXY_STATS_PORT);
+      out.push({
+        name: host,
+        source: "haproxy",
+        async read() {
+          const rows = await at((ep) => haproxyStats(ep, 800));
+          const r: Reading = {};
+          const be = rows.find((x) => x.server === "BACKEND");
+          if (be) Object.assign(r, { queue: be.qcur, sessions: be.scur, hrsp_5xx: be.hrsp_5xx, econ: be.econ, eresp: be.eresp });
+          const servers = rows.filter((x) => x.server !== "BACKEND" && x.server !== "FRONTEND" && x.proxy !== "stats");
+          r.servers_up = servers.filter((x) => x.status.startsWith("UP")).length;
+          r.servers = servers.length;
+          return r;
+        },
+      });
+    } else if (c.kind === "app") {
+      const at = endpointOf(c.port);
+      out.push({ name: host, source: "metrics", read: async () => appReading(await at((ep) => scrape(ep, "/metrics", 800))) });
+    }
+  }
+  return out;
+}
