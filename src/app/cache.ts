@@ -9,10 +9,14 @@
 // - After a timeout it `end()`s the socket and forgets it; events of that stale socket (a late
 //   'close' or 'error') then act on the Server object again and can clear the callbacks or drop
 //   the socket of the *new* connection.
-// So: every operation has a hard deadline of its own; any connection-level error or timeout marks
-// the cache down for `failoverMs` (operations fail at once, callers go to the database), and the
-// memjs client is thrown away with its sockets destroyed. The next operation after the window
-// creates a fresh client, i.e. reconnects — typically within failoverMs of memcached coming back.
+// - A socket closed by the server without an error (memcached at its -c limit accepts, writes
+//   "ERROR Too many open connections" and closes) leaves memjs' pending callbacks waiting forever.
+// So: every operation has a hard deadline of its own; any connection-level error, timeout or close
+// by the server marks the connection down for `failoverMs` (operations fail at once, callers go to
+// the database), and the memjs client is thrown away with its sockets destroyed. The next operation
+// after the window creates a fresh client, i.e. reconnects — typically within failoverMs of
+// memcached coming back. One MemcachedCache is one connection; cache-clients.ts builds pools of
+// them, one per prefork worker, or one per operation.
 import type { Socket } from "node:net";
 import memjs from "memjs";
 import { errorMessage } from "./timeout.js";
@@ -29,13 +33,19 @@ export class CacheError extends Error {
   override name = "CacheError";
 }
 
+/** Read at each use, so an options object with getters can follow live settings. */
 export interface MemcachedCacheOptions {
-  /** Hard bound on one operation, ms. Also memjs' own timeout and connect timeout. */
-  timeoutMs: number;
-  /** How long the cache counts as down after a connection-level error, ms. */
-  failoverMs: number;
+  /** Hard bound on one operation (connecting included), ms. */
+  readonly timeoutMs: number;
+  /** How long the connection counts as down after a connection-level error, ms. */
+  readonly failoverMs: number;
   log?: (line: string) => void;
+  /** Called for every TCP connection opened to memcached. */
+  onConnection?: () => void;
 }
+
+/** memjs' own timeouts: far above any hard deadline of ours, which is what bounds an operation. */
+const MEMJS_TIMEOUT_S = 60;
 
 type Callback<T> = (err: Error | null, value: T) => void;
 
@@ -66,6 +76,16 @@ export class MemcachedCache implements Cache {
   /** True while a recent failure keeps the cache marked down. */
   get isDown(): boolean {
     return Date.now() < this.downUntil;
+  }
+
+  /** True from a connection failure until an operation succeeds again: a worker "without cache". */
+  get failing(): boolean {
+    return this.downSince !== undefined;
+  }
+
+  /** Opens the connection now rather than on first use (a failure marks the cache down). */
+  async connect(): Promise<void> {
+    await this.get("cascade:connect").catch(() => {});
   }
 
   get(key: string): Promise<string | null> {
@@ -115,10 +135,8 @@ export class MemcachedCache implements Cache {
       };
       const fail = (err: Error): void => finish(err, undefined as T);
       gen.pending.add(fail);
-      const timer = setTimeout(
-        () => fail(new CacheError(`memcached ${what} timed out after ${this.opts.timeoutMs} ms`)),
-        this.opts.timeoutMs,
-      );
+      const timeoutMs = this.opts.timeoutMs;
+      const timer = setTimeout(() => fail(new CacheError(`memcached ${what} timed out after ${timeoutMs} ms`)), timeoutMs);
       try {
         run(gen.client, finish);
       } catch (e) {
@@ -132,12 +150,11 @@ export class MemcachedCache implements Cache {
     if (this.closed) throw new CacheError("cache closed");
     if (Date.now() < this.downUntil) throw new CacheError(`memcached ${this.addr} marked down`);
     if (!this.gen) {
-      const seconds = this.opts.timeoutMs / 1000;
       const client = memjs.Client.create(this.addr, {
         retries: 0, // one attempt: a failure goes straight to the caller (and the database)
         failover: false, // failover/dead-marking is done here, see the top of the file
-        timeout: seconds,
-        conntimeout: seconds,
+        timeout: MEMJS_TIMEOUT_S,
+        conntimeout: MEMJS_TIMEOUT_S,
         keepAlive: true,
         logger: silentLogger,
       });
@@ -156,7 +173,12 @@ export class MemcachedCache implements Cache {
           continue;
         }
         gen.sockets.add(sock);
-        sock.once("close", () => gen.sockets.delete(sock));
+        this.opts.onConnection?.();
+        sock.once("close", () => {
+          gen.sockets.delete(sock);
+          // Closed by the server (ours are closed only after `gen` was discarded).
+          this.failed(gen, new CacheError("connection closed by memcached"));
+        });
       }
     }
   }
@@ -164,10 +186,11 @@ export class MemcachedCache implements Cache {
   private failed(gen: Generation, err: Error): void {
     if (gen !== this.gen) return; // that client was already discarded
     this.gen = undefined;
-    this.downUntil = Date.now() + this.opts.failoverMs;
+    const failoverMs = this.opts.failoverMs;
+    this.downUntil = Date.now() + failoverMs;
     if (this.downSince === undefined) {
       this.downSince = Date.now();
-      this.log(`memcached ${this.addr} marked down for ${this.opts.failoverMs} ms: ${errorMessage(err)}`);
+      this.log(`memcached ${this.addr} marked down for ${failoverMs} ms: ${errorMessage(err)}`);
     }
     this.discard(gen, new CacheError(`memcached connection dropped: ${errorMessage(err)}`));
   }

@@ -6,47 +6,79 @@ import { TimeoutError, errorMessage, sleep, withDeadline } from "./timeout.js";
 const INIT_LOCK_KEY = 0x636173; // "cas"
 const INIT_RETRY_MS = 500;
 
+/** Read at each use, so an options object with getters can follow live settings; a change of
+ * poolSize or queryTimeoutMs takes effect at `reconfigure()` (a new pool). */
 export interface DatabaseOptions {
-  poolSize: number;
+  readonly poolSize: number;
   /** Hard bound on one read: waiting for a pooled connection plus the query, ms. */
-  queryTimeoutMs: number;
+  readonly queryTimeoutMs: number;
   /** Rows of generate_series counted per read, to cost real database CPU (0 = cheap). */
-  queryCost?: number;
+  readonly queryCost?: number;
+  /** pg_sleep per read, ms: holds the connection without costing CPU (0 = none). */
+  readonly queryLatencyMs?: number;
   log?: (line: string) => void;
 }
 
 export class Database {
-  readonly pool: pg.Pool;
+  private current: pg.Pool;
+  private poolShape: { poolSize: number; queryTimeoutMs: number };
   private readonly log: (line: string) => void;
+  private lastLogged = 0;
   private closed = false;
+  private readonly retired = new Set<Promise<void>>();
 
   constructor(
     private readonly url: string,
     private readonly opts: DatabaseOptions,
   ) {
     this.log = opts.log ?? (() => {});
-    this.pool = new pg.Pool({
-      connectionString: url,
-      max: opts.poolSize,
+    this.poolShape = { poolSize: opts.poolSize, queryTimeoutMs: opts.queryTimeoutMs };
+    this.current = this.makePool();
+  }
+
+  get pool(): pg.Pool {
+    return this.current;
+  }
+
+  private makePool(): pg.Pool {
+    const { poolSize, queryTimeoutMs } = this.poolShape;
+    const pool = new pg.Pool({
+      connectionString: this.url,
+      max: poolSize,
       // Inner timeouts no longer than the outer deadline, so a read that was given up also
       // releases its pool slot / connection: a timed-out query makes pg-pool destroy the client,
       // and statement_timeout makes the server cancel the query.
-      connectionTimeoutMillis: Math.ceil(opts.queryTimeoutMs),
-      query_timeout: Math.ceil(opts.queryTimeoutMs),
-      statement_timeout: Math.ceil(opts.queryTimeoutMs),
+      connectionTimeoutMillis: Math.ceil(queryTimeoutMs),
+      query_timeout: Math.ceil(queryTimeoutMs),
+      statement_timeout: Math.ceil(queryTimeoutMs),
       idleTimeoutMillis: 10_000,
       keepAlive: true,
       application_name: "cascade-app",
     });
     // An idle pooled connection that dies (Postgres restarted, link cut) is reported here; without
     // a listener it would crash the process. The pool drops that connection by itself.
-    let lastLogged = 0;
-    this.pool.on("error", (err) => {
-      if (Date.now() - lastLogged > 5000) {
-        lastLogged = Date.now();
+    pool.on("error", (err) => {
+      if (Date.now() - this.lastLogged > 5000) {
+        this.lastLogged = Date.now();
         this.log(`postgres: idle connection error: ${errorMessage(err)}`);
       }
     });
+    return pool;
+  }
+
+  /**
+   * Applies a changed poolSize / queryTimeoutMs: new reads use a new pool; the old one is ended
+   * once the reads using it are over (pg-pool's end() waits for checked-out connections).
+   */
+  reconfigure(): void {
+    const { poolSize, queryTimeoutMs } = this.opts;
+    if (this.closed || (poolSize === this.poolShape.poolSize && queryTimeoutMs === this.poolShape.queryTimeoutMs)) return;
+    const old = this.current;
+    this.poolShape = { poolSize, queryTimeoutMs };
+    this.current = this.makePool();
+    const ending = old.end().catch(() => {});
+    this.retired.add(ending);
+    void ending.then(() => this.retired.delete(ending));
   }
 
   /**
@@ -105,16 +137,8 @@ export class Database {
   /** The payload of item `id`, or null if there is no such row. Rejects within queryTimeoutMs. */
   async getPayload(id: number): Promise<string | null> {
     const res = await withDeadline(
-      this.pool.query<{ payload: string | null }>(
-        this.opts.queryCost
-          ? {
-              name: "cascade_get_item_costly",
-              text: "SELECT payload FROM items WHERE id=$1 AND (SELECT count(*) FROM generate_series(1, $2::int)) >= 0",
-              values: [id, this.opts.queryCost],
-            }
-          : { name: "cascade_get_item", text: "SELECT payload FROM items WHERE id=$1", values: [id] },
-      ),
-      this.opts.queryTimeoutMs,
+      this.current.query<{ payload: string | null }>(itemQuery(id, this.opts.queryCost ?? 0, this.opts.queryLatencyMs ?? 0)),
+      this.poolShape.queryTimeoutMs,
       "postgres query",
     );
     const row = res.rows[0];
@@ -125,8 +149,30 @@ export class Database {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await withDeadline(this.pool.end(), 2000, "closing the postgres pool").catch((e: unknown) => {
+    await withDeadline(Promise.all([this.current.end(), ...this.retired]), 2000, "closing the postgres pool").catch((e: unknown) => {
       if (!(e instanceof TimeoutError)) throw e;
     });
   }
+}
+
+/**
+ * The read of one item. The optional cost and latency are uncorrelated sub-selects, which Postgres
+ * runs once per query as a one-time filter (found row or not): `generate_series` burns CPU,
+ * `pg_sleep` holds the connection.
+ */
+export function itemQuery(id: number, cost: number, latencyMs: number): pg.QueryConfig {
+  let text = "SELECT payload FROM items WHERE id=$1";
+  const values: unknown[] = [id];
+  let name = "cascade_get_item";
+  if (cost > 0) {
+    values.push(cost);
+    text += ` AND (SELECT count(*) FROM generate_series(1, $${values.length}::int)) >= 0`;
+    name += "_costly";
+  }
+  if (latencyMs > 0) {
+    values.push(latencyMs / 1000);
+    text += ` AND (SELECT 1 FROM pg_sleep($${values.length}::float8)) = 1`;
+    name += "_slow";
+  }
+  return { name, text, values };
 }

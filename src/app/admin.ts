@@ -1,0 +1,70 @@
+// GET/POST /admin/config: read the settings in force, or change some of them while the app runs
+// (the harness's `app: {set}` fault). A POST is validated like CASCADE_APP_CONFIG; settings that
+// only apply at process start are refused unless unchanged.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { type AppSettings, ConfigError, mergeLive, validateSettings } from "./config.js";
+
+export const ADMIN_CONFIG_PATH = "/admin/config";
+const SOURCE = "POST /admin/config";
+const MAX_BODY = 64 * 1024;
+
+export interface AdminDeps {
+  current(): AppSettings;
+  /** Validates and applies a parsed JSON body, resolving to the settings now in force; rejects
+   * with ConfigError for a bad request. */
+  apply(raw: unknown): Promise<AppSettings>;
+}
+
+/** The settings after `raw` (a parsed POST body) is applied to `current`; throws ConfigError. */
+export function patchSettings(current: AppSettings, raw: unknown): AppSettings {
+  return mergeLive(current, validateSettings(raw, SOURCE), SOURCE);
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = `${JSON.stringify(value)}\n`;
+  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new ConfigError(`${SOURCE}: body larger than ${MAX_BODY} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+export async function handleAdminConfig(req: IncomingMessage, res: ServerResponse, deps: AdminDeps): Promise<void> {
+  if (req.method === "GET" || req.method === "HEAD") {
+    sendJson(res, 200, deps.current());
+    return;
+  }
+  if (req.method !== "POST") {
+    res.setHeader("Allow", "GET, HEAD, POST");
+    sendJson(res, 405, { error: "method not allowed" });
+    return;
+  }
+  let raw: unknown;
+  try {
+    const text = await readBody(req);
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      throw new ConfigError(`${SOURCE}: body is not valid JSON: ${(e as Error).message}`);
+    }
+    sendJson(res, 200, await deps.apply(raw));
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    if (!res.headersSent && !res.destroyed) sendJson(res, 400, { error: e.message });
+  }
+}

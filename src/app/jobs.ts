@@ -1,0 +1,51 @@
+// In-process background jobs: every jobsIntervalMs a job burns jobsCpuMs of CPU on the event loop
+// (stalling requests meanwhile, as a job sharing the process does). With jobsThrow the job throws
+// from a timer callback, i.e. an uncaught exception: the process dies with a non-zero exit code, as
+// the bad deploy of seed 004 took its pods down. Nothing catches it on purpose.
+import type { AppSettings } from "./config.js";
+
+export class JobsCrash extends Error {
+  override name = "JobsCrash";
+}
+
+export class BackgroundJobs {
+  private timer: NodeJS.Timeout | undefined;
+  private interval = 0;
+  runs = 0;
+
+  constructor(
+    private readonly settings: () => Pick<AppSettings, "jobsIntervalMs" | "jobsCpuMs" | "jobsThrow">,
+    private readonly log: (line: string) => void = () => {},
+  ) {}
+
+  /** (Re)schedules after a settings change; a no-op while the interval is unchanged. */
+  schedule(): void {
+    const { jobsIntervalMs } = this.settings();
+    if (jobsIntervalMs === this.interval) return;
+    this.stop();
+    this.interval = jobsIntervalMs;
+    if (jobsIntervalMs > 0) {
+      // Not unref'd: a process whose only work is its jobs still runs them.
+      this.timer = setInterval(() => this.run(), jobsIntervalMs);
+    }
+  }
+
+  run(): void {
+    const { jobsCpuMs, jobsThrow } = this.settings();
+    this.runs++;
+    if (jobsThrow) {
+      this.log(`cascade-app: background job ${this.runs} throws (jobsThrow)`);
+      throw new JobsCrash(`background job ${this.runs} failed (jobsThrow is set)`);
+    }
+    const until = performance.now() + jobsCpuMs;
+    while (performance.now() < until) {
+      // burn CPU
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.interval = 0;
+  }
+}
