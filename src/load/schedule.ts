@@ -1,0 +1,84 @@
+// Arrival times from a rate profile, computed from the clock alone (never from responses).
+//
+// N(t) = ∫₀ᵗ rate is the expected number of arrivals by t. Arrival k (0-based) is due when N
+// reaches k + ½, so arrivals sit in the middle of their 1/rate slot: 100 req/s gives 5, 15, …,
+// 995 ms, exactly 100 per second, and a second boundary never falls on an arrival through
+// float rounding. A pause (rate 0) has none; the first arrival after it comes half a slot in.
+
+export interface RatePhase {
+  /** ms */
+  duration: number;
+  /** req/s at the phase start (non-negative; 0 = pause) */
+  rate: number;
+  /** req/s at the phase end: a linear ramp from `rate`; absent = constant `rate` */
+  to?: number;
+}
+
+interface Segment {
+  /** ms from the run start */
+  start: number;
+  duration: number;
+  /** req/ms at the start and its slope (req/ms²) */
+  r0: number;
+  slope: number;
+  /** N at the segment start */
+  before: number;
+  /** N at the segment end */
+  after: number;
+}
+
+export class Schedule {
+  readonly totalMs: number;
+  /** arrivals in the whole profile */
+  readonly total: number;
+  private readonly segs: Segment[] = [];
+  /** segment cursor for timeOf(), which is called with increasing k */
+  private cur = 0;
+
+  constructor(phases: readonly RatePhase[]) {
+    let start = 0;
+    let n = 0;
+    for (const p of phases) {
+      const r0 = p.rate / 1000;
+      const r1 = (p.to ?? p.rate) / 1000;
+      const slope = (r1 - r0) / p.duration;
+      const after = n + r0 * p.duration + (slope * p.duration * p.duration) / 2;
+      this.segs.push({ start, duration: p.duration, r0, slope, before: n, after });
+      start += p.duration;
+      n = after;
+    }
+    this.totalMs = start;
+    this.total = this.countBefore(start);
+  }
+
+  /** Expected arrivals N(t) by `t` ms. */
+  integral(t: number): number {
+    for (const s of this.segs) {
+      if (t < s.start + s.duration) {
+        const x = Math.max(0, t - s.start);
+        return s.before + s.r0 * x + (s.slope * x * x) / 2;
+      }
+    }
+    return this.segs.length ? (this.segs[this.segs.length - 1] as Segment).after : 0;
+  }
+
+  /** Arrivals due strictly before `t` ms: #{k ≥ 0 : k + ½ < N(t)}. */
+  countBefore(t: number): number {
+    return Math.max(0, Math.ceil(this.integral(t) - 0.5 - 1e-9));
+  }
+
+  /** Intended time (ms from the run start) of arrival k, 0 ≤ k < total. */
+  timeOf(k: number): number {
+    const target = k + 0.5;
+    let i = this.cur;
+    if (i >= this.segs.length || (this.segs[i] as Segment).before >= target) i = 0;
+    while (i < this.segs.length - 1 && (this.segs[i] as Segment).after < target) i++;
+    this.cur = i;
+    const s = this.segs[i] as Segment;
+    const m = target - s.before;
+    if (m <= 0) return s.start;
+    // Root of r0·x + slope·x²/2 = m in the form that stays exact for slope → 0 and r0 = 0.
+    const x = (2 * m) / (s.r0 + Math.sqrt(Math.max(0, s.r0 * s.r0 + 2 * s.slope * m)));
+    return s.start + Math.min(x, s.duration);
+  }
+}

@@ -1,0 +1,79 @@
+// The load stage's plain data types (what run.ts, observe/ and analyze/ see).
+import type { RatePhase } from "./schedule.js";
+
+export type { RatePhase } from "./schedule.js";
+
+export interface LoadSpec {
+  /** http://127.0.0.1:PORT/path — any host other than 127.0.0.1 / localhost / ::1 is refused. */
+  url: string;
+  method?: "GET" | "POST" | "PUT" | "DELETE";
+  /** run one after another; a spike or pause-then-burst is a sequence of phases */
+  phases: RatePhase[];
+  /** ms, client deadline per request, counted from its intended send time */
+  timeout: number;
+  /** cap on open connections; an arrival that finds none free at the cap is dropped */
+  connections: number;
+}
+
+/** One per second of load, second index t = 0,1,2… from the run start. */
+export interface LoadSample extends LoadTotals, LoadLatency {
+  t: number;
+  /** ISO time of the second's start */
+  ts: string;
+}
+
+/**
+ * offered / sent / dropped count arrivals by their intended second (offered = sent + dropped);
+ * the outcomes (completed, status classes, errors, timeouts, latency) by the second the driver
+ * saw them, the drain after the planned end folded into the last second.
+ */
+export interface LoadTotals {
+  /** arrivals planned by the rate profile (for an aborted run, those whose time had come) */
+  offered: number;
+  /** arrivals handed to a connection (written at once, or as soon as a new connection is up) */
+  sent: number;
+  /** arrivals that found every connection busy at the cap: not sent, never queued */
+  dropped: number;
+  /** responses within the deadline (any status); goodput = s2xx + s3xx */
+  completed: number;
+  s2xx: number;
+  s3xx: number;
+  s4xx: number;
+  s5xx: number;
+  /** requests lost to connection errors (refused, reset, closed by the peer, malformed response) */
+  errors: number;
+  /** requests with no complete response by the deadline */
+  timeouts: number;
+}
+
+/**
+ * Latency ms from the intended send time (so a stall or a late send shows), of the responses
+ * completed in the window and of the requests that timed out in it (counted at the deadline,
+ * a lower bound); null if none.
+ */
+export interface LoadLatency {
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  max: number | null;
+}
+
+export interface LoadSummary {
+  samples: LoadSample[];
+  totals: LoadTotals;
+  latency: LoadLatency;
+  /** connections: most open at once, and opened over the run */
+  connections: { peak: number; opened: number };
+}
+
+export interface LoadOptions {
+  /** Called once per second, in order, while the run goes (the last second after the drain). */
+  onSample?: (s: LoadSample) => void;
+  signal?: AbortSignal;
+}
+
+export const TOTAL_KEYS = ["offered", "sent", "dropped", "completed", "s2xx", "s3xx", "s4xx", "s5xx", "errors", "timeouts"] as const;
+
+export function zeroTotals(): LoadTotals {
+  return { offered: 0, sent: 0, dropped: 0, completed: 0, s2xx: 0, s3xx: 0, s4xx: 0, s5xx: 0, errors: 0, timeouts: 0 };
+}
