@@ -10,6 +10,8 @@ export interface WindowStats {
   to_s: number;
   offered: number;
   sent: number;
+  /** arrivals the load driver could not send: every connection busy at its cap */
+  dropped: number;
   ok: number;
   s5xx: number;
   errors: number;
@@ -50,6 +52,7 @@ export function stats(label: string, ss: LoadSample[], from: number): WindowStat
     to_s: from + ss.length,
     offered: sum((s) => s.offered),
     sent: sum((s) => s.sent),
+    dropped: sum((s) => s.dropped),
     ok,
     s5xx: sum((s) => s.s5xx),
     errors: sum((s) => s.errors),

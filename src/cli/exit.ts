@@ -4,5 +4,9 @@ export const EXIT = {
   runFailed: 1,
   invalidScenario: 2,
   infrastructure: 3,
+  /** the run completed and an SLO objective failed */
+  sloFailed: 4,
+  /** the run completed and the scenario's `expect:` block disagrees with the analysis */
+  expectationFailed: 5,
   interrupted: 130,
 } as const;

@@ -2,6 +2,7 @@
 import { Command, Option } from "commander";
 import { EXIT } from "./exit.js";
 import { runCommand } from "./run.js";
+import { analyzeCommand } from "./analyze.js";
 import { validateCommand } from "./validate.js";
 import { listCommand } from "./list.js";
 import { imagesBuildCommand, imagesListCommand } from "./images.js";
@@ -26,6 +27,12 @@ program
   .addOption(imagesOpt())
   .option("--out <dir>", "where run folders go (default ./reports)")
   .action(async (file: string, o: { images?: string; out?: string }) => process.exit(await runCommand(file, o)));
+
+program
+  .command("analyze")
+  .description("re-run the analysis (verdict, mechanisms, SLO gate) on a stored run folder; no Docker needed")
+  .argument("<run-dir>", "a folder under reports/<scenario>/")
+  .action(async (dir: string) => process.exit(await analyzeCommand(dir)));
 
 program
   .command("validate")

@@ -5,6 +5,8 @@ import { EngineUnavailable, pingEngine } from "../runtime/docker/client.js";
 import { runScenario } from "../run/run.js";
 import { formatSummary } from "../report/summary.js";
 import { EXIT } from "./exit.js";
+import type { Analysis } from "../analyze/analyze.js";
+import type { Scenario } from "../scenario/schema.js";
 
 export async function runCommand(file: string, o: { images?: string; out?: string }): Promise<number> {
   let loaded: Awaited<ReturnType<typeof loadScenario>>;
@@ -54,5 +56,14 @@ export async function runCommand(file: string, o: { images?: string; out?: strin
   process.stdout.write(`\n${formatSummary(result)}\n`);
   if (result.status === "interrupted") return EXIT.interrupted;
   if (result.status === "error" || !result.teardown) return EXIT.infrastructure;
+  return gateExit(result.analysis, loaded.scenario);
+}
+
+/** The CI gate: an unmet expectation first; then the SLO, unless the scenario expects the cascade
+ * that breaks it (a naive variant rehearsing an outage is supposed to miss its SLO). */
+export function gateExit(a: Analysis | undefined, scenario: Scenario): number {
+  if (!a) return EXIT.runFailed;
+  if (!a.expectations.pass) return EXIT.expectationFailed;
+  if (!a.slo.pass && scenario.expect?.cascade !== true) return EXIT.sloFailed;
   return EXIT.ok;
 }

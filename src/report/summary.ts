@@ -1,18 +1,20 @@
 // The plain-text summary printed at the end of a run.
 import type { RunResult } from "../run/run.js";
 import type { WindowStats } from "../analyze/windows.js";
+import type { Analysis } from "../analyze/analyze.js";
 
 const pct = (v: number | null) => (v === null ? "-" : `${(v * 100).toFixed(1)}%`);
 const ms = (v: number | null) => (v === null ? "-" : `${Math.round(v)}`);
 
 export function formatSummary(r: RunResult): string {
-  const rows: string[][] = [["window", "seconds", "sent/s", "success", "5xx", "conn err", "timeouts", "p50 ms", "worst p99 ms"]];
+  const rows: string[][] = [["window", "seconds", "sent/s", "dropped", "success", "5xx", "conn err", "timeouts", "p50 ms", "worst p99 ms"]];
   const row = (w: WindowStats) => {
     const secs = w.to_s - w.from_s;
     rows.push([
       w.label,
       `${w.from_s}-${w.to_s}`,
       (w.sent / Math.max(1, secs)).toFixed(0),
+      String(w.dropped),
       pct(w.success),
       String(w.s5xx),
       String(w.errors),
@@ -34,7 +36,8 @@ export function formatSummary(r: RunResult): string {
     "",
     ...table,
     "",
-    `faults: ${r.faults.length} events, scheduling lag max ${lag.length ? Math.max(...lag) : 0} ms` +
+    ...(r.analysis ? [...formatAnalysis(r.analysis), ""] : []),
+    `faults: ${r.faults.length} events, scheduling lag ${lagFigures(lag)}` +
       (r.faults.some((f) => f.action === "error")
         ? ` — ${r.faults.filter((f) => f.action === "error").length} failed (see events.ndjson)`
         : ""),
@@ -44,4 +47,41 @@ export function formatSummary(r: RunResult): string {
       : "teardown: FAILED — run `cascade down`",
     `record: ${r.dir}`,
   ].join("\n");
+}
+
+function lagFigures(lag: number[]): string {
+  if (!lag.length) return "-";
+  const s = [...lag].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] as number;
+  return `p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${s.at(-1)} ms`;
+}
+
+/** The verdict block: what happened, along which path, through which mechanisms, and the gates. */
+export function formatAnalysis(a: Analysis): string[] {
+  const out = [`verdict: ${a.verdict.toUpperCase()} — ${a.summary}`];
+  if (a.path.length > 1) out.push(`path: ${a.path.map((p) => `${p.component} @${p.at_s}s (${p.why})`).join(" → ")}`);
+  const shown = [a.primary, ...a.contributing].filter((m) => m !== null);
+  for (const m of shown)
+    out.push(`  ${m === a.primary ? "primary" : "contributing"} ${m.name} (score ${m.score.toFixed(2)}): ${m.finding}`);
+  if (a.backpressure.held !== null)
+    out.push(
+      `  backpressure ${a.backpressure.held ? "held" : "failed"}: shed ${((a.backpressure.shed_share ?? 0) * 100).toFixed(1)} %, admitted success ${((a.backpressure.admitted_success ?? 0) * 100).toFixed(1)} %`,
+    );
+  const r = a.recovery;
+  out.push(
+    `recovery: ${
+      r.recovered === true
+        ? `within the SLO ${r.after_s} s after the trigger ended${r.metastable ? ` (past the ${r.limit_s} s limit)` : ""}`
+        : r.recovered === false
+          ? r.metastable
+            ? `METASTABLE — still degraded ${r.limit_s} s after the trigger ended${r.sustained_by ? `, sustained by ${r.sustained_by}` : ""}`
+            : "not recovered by the end of the run (too short to call it metastable)"
+          : "not assessed (a fault stayed active to the end)"
+    }`,
+  );
+  for (const o of a.slo.objectives) out.push(`  SLO ${o.pass ? "pass" : "FAIL"}  ${o.name}: ${o.measured} (target ${o.target})`);
+  for (const c of a.expectations.checks) out.push(`  expect ${c.pass ? "pass" : "FAIL"}  ${c.name}: ${c.measured} (expected ${c.target})`);
+  const gaps = Object.entries(a.gaps);
+  if (gaps.length) out.push(`  missing readings: ${gaps.map(([s, n]) => `${s} ${n} s`).join(", ")}`);
+  return out;
 }

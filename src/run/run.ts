@@ -14,6 +14,10 @@ import { Timeline, type FaultEvent } from "../faults/scheduler.js";
 import { runLoad, type LoadSample } from "../load/driver.js";
 import { RunRecord, FILES } from "../observe/record.js";
 import { windows, stats, type WindowStats } from "../analyze/windows.js";
+import { analyze, checkExpectations, type Analysis } from "../analyze/analyze.js";
+import { Observer, type ComponentsSample } from "../observe/observer.js";
+import { samplersFor } from "../observe/samplers.js";
+import { junitXml } from "../report/junit.js";
 import { reportsDir } from "../paths.js";
 
 export interface RunOptions {
@@ -35,6 +39,9 @@ export interface RunResult {
   totals: WindowStats;
   windows: WindowStats[];
   faults: FaultEvent[];
+  /** whole-run latency from the load driver's histogram */
+  latency?: { p50: number | null; p95: number | null; p99: number | null; max: number | null };
+  analysis?: Analysis;
   teardown?: TeardownReport;
   leftovers_removed: number;
 }
@@ -53,7 +60,10 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
   record.write(FILES.scenario, source);
   record.write(FILES.plan, plan);
   const samples: LoadSample[] = [];
+  const components: ComponentsSample[] = [];
   const faults: FaultEvent[] = [];
+  let latency: RunResult["latency"];
+  let observer: Observer | undefined;
   const timings = { images: 0, topology_up: 0, load: 0, teardown: 0 };
   const event = (e: object) => record.event({ time: new Date().toISOString(), ...e });
   let status: RunResult["status"] = "completed";
@@ -99,9 +109,15 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
       record.event(e);
       progress(`  ${(e.actual_ms / 1000).toFixed(1).padStart(5)} s  ${e.action} ${e.fault}${e.error ? ` — ${e.error}` : ""}`);
     });
+    observer = new Observer(samplersFor(plan, runtime), (c) => {
+      components.push(c);
+      record.sample(c);
+    });
     t = Date.now();
-    timeline.start(performance.now());
-    await runLoad(
+    const t0 = performance.now();
+    observer.start(t0);
+    timeline.start(t0);
+    const summary = await runLoad(
       {
         url,
         method: scenario.load.method,
@@ -113,15 +129,16 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
         signal,
         onSample: (s) => {
           samples.push(s);
-          record.sample(s);
+          record.sample({ kind: "load", ...s });
           if (s.t % 5 === 4)
             progress(
-              `  ${String(s.t + 1).padStart(5)} s  sent ${s.sent}/s  ok ${s.s2xx + s.s3xx}  5xx ${s.s5xx}  err ${s.errors}  timeout ${s.timeouts}  p99 ${s.p99 === null ? "-" : Math.round(s.p99)} ms`,
+              `  ${String(s.t + 1).padStart(5)} s  sent ${s.sent}/s  dropped ${s.dropped}  ok ${s.s2xx + s.s3xx}  5xx ${s.s5xx}  err ${s.errors}  timeout ${s.timeouts}  p99 ${s.p99 === null ? "-" : Math.round(s.p99)} ms`,
             );
         },
       },
     );
     timings.load = Date.now() - t;
+    latency = summary.latency;
     if (signal.aborted) status = "interrupted";
   } catch (e) {
     if (signal.aborted) status = "interrupted";
@@ -131,6 +148,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     }
   } finally {
     const t = Date.now();
+    await observer?.stop().catch(() => {});
     await timeline?.finish().catch(() => {});
     stopWatch?.();
     teardown = await runtime.down().catch((e: Error) => {
@@ -138,6 +156,17 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
       return undefined;
     });
     timings.teardown = Date.now() - t;
+  }
+  let analysis: Analysis | undefined;
+  if (samples.length > 0) {
+    try {
+      analysis = analyze({ scenario, plan, load: samples, components, faults, ...(latency ? { latency } : {}) });
+      analysis.expectations = checkExpectations(analysis, scenario);
+      record.write(FILES.analysis, analysis);
+      record.write(FILES.junit, junitXml(scenario.name, analysis, samples.length));
+    } catch (e) {
+      error = `${error ? `${error}; ` : ""}analysis failed: ${(e as Error).message}`;
+    }
   }
   const result: RunResult = {
     scenario: scenario.name,
@@ -151,6 +180,8 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     totals: stats("whole run", samples, 0),
     windows: windows(samples, faults),
     faults,
+    ...(latency ? { latency } : {}),
+    ...(analysis ? { analysis } : {}),
     ...(teardown ? { teardown } : {}),
     leftovers_removed: reaped.length,
   };

@@ -97,7 +97,8 @@ export const Link = z.strictObject({
 
 export const RatePhase = z.strictObject({
   duration: PositiveDuration,
-  rate: z.number().min(0).meta({ description: "requests per second offered" }),
+  rate: z.number().min(0).meta({ description: "requests per second offered (0 = a pause)" }),
+  to: z.number().min(0).optional().meta({ description: "a ramp: the rate rises (or falls) linearly from `rate` to this over the phase" }),
 });
 
 export const Load = z.strictObject({
@@ -255,10 +256,22 @@ export type ServiceFault = Exclude<Fault, LinkFault>;
 export const isLinkFault = (f: Fault): f is LinkFault => "link" in f;
 
 export const Slo = z.strictObject({
-  availability: Percent.optional().meta({ description: "share of requests that must succeed (2xx/3xx within the deadline)" }),
+  availability: Percent.optional().meta({ description: "share of offered requests that must succeed (2xx/3xx within the deadline)" }),
   p50: Duration.optional(),
   p95: Duration.optional(),
   p99: Duration.optional(),
+  recovery: PositiveDuration.optional().meta({
+    description: "how soon users must be served within the SLO again once the last fault ended; past it the run is metastable",
+  }),
+});
+
+export const MECHANISMS = ["retries", "queuing", "load-shift", "connection-churn", "restarts"] as const;
+
+export const Expect = z.strictObject({
+  cascade: z.boolean().optional().meta({ description: "whether the fault must (true) or must not (false) cascade to users" }),
+  mechanisms: z.array(z.enum(MECHANISMS)).optional().meta({ description: "mechanisms the analysis must find (primary or contributing)" }),
+  metastable: z.boolean().optional(),
+  backpressure: z.enum(["held", "failed"]).optional().meta({ description: "shedding must hold (or fail) for admitted requests" }),
 });
 
 export const Scenario = z.strictObject({
@@ -270,6 +283,7 @@ export const Scenario = z.strictObject({
   load: Load,
   faults: z.array(Fault).default([]),
   slo: Slo.default({}),
+  expect: Expect.optional().meta({ description: "what a CI gate checks: the run fails (exit 5) when the analysis disagrees" }),
 });
 
 export type Scenario = z.output<typeof Scenario>;
@@ -294,6 +308,7 @@ export type CpuStressFault = z.output<typeof CpuStressFault>;
 export type AppFault = z.output<typeof AppFault>;
 export type Readiness = z.output<typeof Readiness>;
 export type Slo = z.output<typeof Slo>;
+export type Expect = z.output<typeof Expect>;
 
 /** The link's name as used in faults and as the Toxiproxy proxy name. */
 export const linkName = (l: { from: string; to: string }): string => `${l.from}->${l.to}`;

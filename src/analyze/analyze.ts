@@ -1,0 +1,397 @@
+// The analysis stage: from what was recorded (load samples, component readings, fault and
+// container events) to a verdict — did it cascade, along which path, through which mechanisms,
+// did it recover — and the SLO gate. Pure: it runs the same on a live run and on a stored one.
+import type { FaultEvent } from "../faults/scheduler.js";
+import type { LoadSample } from "../load/driver.js";
+import type { ComponentsSample } from "../observe/observer.js";
+import type { Fault, Scenario } from "../scenario/schema.js";
+import type { TopologyPlan } from "../topology/plan.js";
+import { type Backpressure, backpressure, type Mechanism, mechanisms, median, type Span } from "./mechanisms.js";
+import { buildSeries, type Series } from "./series.js";
+
+export interface Step {
+  /** a service, a link ("app->cache") or "users" */
+  component: string;
+  /** seconds since load start */
+  at_s: number;
+  why: string;
+}
+
+export interface Objective {
+  name: string;
+  target: string;
+  measured: string;
+  pass: boolean;
+}
+
+export interface Analysis {
+  verdict: "cascade" | "no cascade" | "inconclusive";
+  /** why, in one or two sentences */
+  summary: string;
+  reasons: string[];
+  windows: { baseline: Span; impact: Span; recovery: Span | null; trigger_end_s: number | null };
+  primary: Mechanism | null;
+  contributing: Mechanism[];
+  mechanisms: Mechanism[];
+  backpressure: Backpressure;
+  path: Step[];
+  recovery: { recovered: boolean | null; after_s: number | null; limit_s: number; metastable: boolean | null; sustained_by: string | null };
+  slo: { pass: boolean; objectives: Objective[] };
+  expectations: { pass: boolean; checks: Objective[] };
+  /** series with a sampler missing, seconds per service */
+  gaps: Record<string, number>;
+}
+
+export interface RecordedRun {
+  scenario: Scenario;
+  plan: TopologyPlan;
+  load: LoadSample[];
+  components: ComponentsSample[];
+  faults: FaultEvent[];
+  /** whole-run latency from the load driver's histogram, when known */
+  latency?: { p50: number | null; p95: number | null; p99: number | null };
+}
+
+const DEFAULT_AVAILABILITY = 0.99;
+const DEFAULT_RECOVERY_MS = 30_000;
+const STABLE_SECONDS = 3;
+const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+
+/** Load shapes that are triggers in their own right: a spike (a phase well above the one before
+ * and the one after) and a pause (rate 0, then load again), as apply/revert events. */
+export function loadEvents(scenario: Scenario): FaultEvent[] {
+  const out: FaultEvent[] = [];
+  const phases = scenario.load.phases;
+  let at = 0;
+  phases.forEach((p, i) => {
+    const prev = phases[i - 1];
+    const next = phases[i + 1];
+    const peak = Math.max(p.rate, (p as { to?: number }).to ?? p.rate);
+    const spike = prev !== undefined && next !== undefined && peak >= 1.5 * Math.max(prev.rate, 1) && next.rate <= peak / 1.5;
+    const pause = p.rate === 0 && next !== undefined && i > 0;
+    if (spike || pause) {
+      const name = `${spike ? "spike" : "pause"}@${at / 1000}s`;
+      const base = { type: "fault" as const, fault: name, kind: "load" as Fault["kind"], lag_ms: 0, took_ms: 0, detail: { rate: peak } };
+      out.push({ ...base, action: "apply", time: "", planned_ms: at, actual_ms: at });
+      out.push({ ...base, action: "revert", time: "", planned_ms: at + p.duration, actual_ms: at + p.duration });
+    }
+    at += p.duration;
+  });
+  return out;
+}
+
+export function analyze(recorded: RecordedRun): Analysis {
+  const run = { ...recorded, faults: [...recorded.faults, ...loadEvents(recorded.scenario)] };
+  const { scenario, plan } = run;
+  const hosts: Record<string, [string, string]> = {};
+  for (const c of plan.containers) hosts[c.host] = [c.service, c.kind];
+  const s = buildSeries(run.load, run.components, hosts);
+  const cpuLimits: Record<string, number> = {};
+  for (const [name, svc] of Object.entries(scenario.services)) if (svc.cpus) cpuLimits[name] = svc.cpus;
+
+  const applied = run.faults.filter((f) => f.action === "apply");
+  const firstFault = applied.length ? Math.floor(Math.min(...applied.map((f) => f.actual_ms)) / 1000) : s.seconds;
+  const baseline: Span = { from: 0, to: firstFault };
+  const impact: Span = { from: firstFault, to: s.seconds };
+  const triggerEnd = triggerEndOf(run, s);
+  const recoverySpan: Span | null = triggerEnd !== null && triggerEnd < s.seconds ? { from: triggerEnd, to: s.seconds } : null;
+
+  const availTarget = scenario.slo.availability ?? DEFAULT_AVAILABILITY;
+  // Latency counts against users when it breaks the declared p99, or — with none declared — when
+  // the median user waits grossly longer: 10× the baseline median and at least 500 ms.
+  const baseP50 = median(s.users.slice(baseline.from, baseline.to).flatMap((u) => (u.p50 === null ? [] : [u.p50])));
+  const p50Limit = baseP50 === null ? null : Math.max(10 * baseP50, 500);
+  const healthy = (t: number) => {
+    const u = s.users[t];
+    if (!u || u.success === null) return true;
+    if (u.success < availTarget) return false;
+    if (scenario.slo.p99 !== undefined) return u.p99 === null || u.p99 <= scenario.slo.p99;
+    return p50Limit === null || u.p50 === null || u.p50 <= p50Limit;
+  };
+
+  const all = strongest(s, baseline, faultSpans(run, s, firstFault), cpuLimits);
+  const ranked = [...all].sort((a, b) => b.score - a.score);
+  const primary = ranked[0] && ranked[0].score >= 0.5 ? ranked[0] : null;
+  const contributing = ranked.filter((m) => m !== primary && m.score >= 0.3);
+  const bp = backpressure(s, impact);
+
+  const impactSeconds = s.users.slice(impact.from, impact.to);
+  const impactGood = impactSeconds.reduce((a, u) => a + u.good, 0);
+  const impactOffered = impactSeconds.reduce((a, u) => a + u.offered, 0);
+  const impactAvail = impactOffered > 0 ? impactGood / impactOffered : null;
+  const unhealthySeconds = Array.from({ length: impact.to - impact.from }, (_, i) => impact.from + i).filter((t) => !healthy(t));
+  const usersHit = unhealthySeconds.length >= 2;
+
+  const limitS = Math.round((scenario.slo.recovery ?? DEFAULT_RECOVERY_MS) / 1000);
+  const recovery = recoveryOf(s, triggerEnd, healthy, limitS, recoverySpan, baseline, cpuLimits);
+  const path = propagation(run, s, baseline, impact, healthy, cpuLimits);
+
+  // When the data cannot tell.
+  const reasons: string[] = [];
+  const baseSeconds = baseline.to - baseline.from;
+  const baseUsers = s.users.slice(baseline.from, baseline.to);
+  const baseDropped = baseUsers.reduce((a, u) => a + u.dropped, 0);
+  const baseOffered = baseUsers.reduce((a, u) => a + u.offered, 0);
+  const baseUnhealthy = baseUsers.filter((_, i) => !healthy(baseline.from + i)).length;
+  if (applied.length === 0) reasons.push("no fault was applied: there is nothing to attribute");
+  if (baseSeconds < 3) reasons.push(`the baseline before the first fault is ${baseSeconds} s; at least 3 s are needed to compare`);
+  if (baseOffered > 0 && baseDropped / baseOffered > 0.05)
+    reasons.push(
+      `the load generator dropped ${pct(baseDropped / baseOffered)} of baseline arrivals: its connection cap, not the system, set the pace`,
+    );
+  if (baseSeconds >= 3 && baseUnhealthy > baseSeconds / 3)
+    reasons.push(`users were already outside the SLO in ${baseUnhealthy} of ${baseSeconds} baseline seconds`);
+
+  let verdict: Analysis["verdict"];
+  let summary: string;
+  if (reasons.length) {
+    verdict = "inconclusive";
+    summary = `Inconclusive: ${reasons.join("; ")}.`;
+  } else if (usersHit) {
+    verdict = "cascade";
+    const via = primary
+      ? `, carried by ${primary.name}${contributing.length ? ` with ${contributing.map((m) => m.name).join(", ")}` : ""}`
+      : ", with no mechanism's evidence above its threshold";
+    summary = `The fault reached users: ${impactAvail === null ? "" : `${pct(impactAvail)} of arrivals served after it began`} (SLO ${pct(availTarget)})${via}.`;
+    if (recovery.metastable)
+      summary += ` It stayed down after the trigger was gone (metastable), sustained by ${recovery.sustained_by ?? "an unidentified mechanism"}.`;
+  } else {
+    verdict = "no cascade";
+    summary = `Users stayed within the SLO: ${impactAvail === null ? "-" : pct(impactAvail)} of arrivals served after the first fault.${bp.held ? ` Shedding held: ${pct(bp.shed_share ?? 0)} refused, admitted requests succeeded.` : ""}`;
+  }
+
+  return {
+    verdict,
+    summary,
+    reasons,
+    windows: { baseline, impact, recovery: recoverySpan, trigger_end_s: triggerEnd },
+    primary,
+    contributing,
+    mechanisms: all,
+    backpressure: bp,
+    path,
+    recovery,
+    slo: sloGate(run, s, recovery),
+    expectations: { pass: true, checks: [] },
+    gaps: s.gaps,
+  };
+}
+
+/** The stretches between fault changes (apply / revert) from the first fault to the end: a
+ * mechanism shows in the stretch where its fault acted, diluted over the whole run it would not. */
+function faultSpans(run: RecordedRun, s: Series, from: number): Array<Span & { label: string }> {
+  const cuts = [...new Set(run.faults.filter((f) => f.action !== "error").map((f) => Math.round(f.actual_ms / 1000)))]
+    .filter((t) => t >= from && t < s.seconds)
+    .sort((a, b) => a - b);
+  const labels = new Map<number, string>();
+  for (const f of run.faults)
+    if (f.action !== "error")
+      labels.set(Math.round(f.actual_ms / 1000), `${f.action === "apply" ? "after" : "after revert of"} ${f.fault}`);
+  const spans = cuts.map((c, i) => ({ from: c, to: cuts[i + 1] ?? s.seconds, label: labels.get(c) ?? `from ${c} s` }));
+  return spans.filter((x) => x.to - x.from >= 2);
+}
+
+/** For each mechanism, its strongest showing in any stretch, with where it was. */
+function strongest(s: Series, base: Span, spans: Array<Span & { label: string }>, cpuLimits: Record<string, number>): Mechanism[] {
+  const best = new Map<string, Mechanism>();
+  for (const span of spans.length ? spans : [{ from: base.to, to: s.seconds, label: "after the first fault" }]) {
+    for (const m of mechanisms(s, base, span, cpuLimits)) {
+      const prev = best.get(m.name);
+      if (!prev || m.score > prev.score)
+        best.set(m.name, { ...m, numbers: { ...m.numbers, window: `${span.label} (${span.from}-${span.to} s)` } });
+    }
+  }
+  return [...best.values()];
+}
+
+/** When the trigger was gone: the last fault change, or later when a killed or stopped service only
+ * came back after it (restart policy, start). null when a fault stayed active to the end. */
+function triggerEndOf(run: RecordedRun, s: Series): number | null {
+  const events = run.faults.filter((f) => f.action !== "error");
+  if (!events.length) return null;
+  const reverted = new Set(run.faults.filter((f) => f.action === "revert").map((f) => f.fault));
+  const windowed = ["kill", "stop", "start", "restart"];
+  const open = events.filter((f) => f.action === "apply" && !windowed.includes(f.kind) && !reverted.has(f.fault));
+  if (open.length) return null;
+  let end = Math.ceil(Math.max(...events.map((f) => f.actual_ms + f.took_ms)) / 1000);
+  for (const f of events.filter((e) => e.kind === "kill" || e.kind === "stop")) {
+    const svc = (f.detail?.service as string | undefined) ?? "";
+    const rows = s.services[svc] ?? [];
+    const from = Math.floor(f.actual_ms / 1000);
+    const back = rows.findIndex((r, t) => t > from && r.running !== undefined && r.running >= (r.replicas ?? 1));
+    if (back < 0 && rows.some((r) => r.running !== undefined)) return null;
+    if (back > end) end = back;
+  }
+  return Math.min(end, s.seconds);
+}
+
+function recoveryOf(
+  s: Series,
+  triggerEnd: number | null,
+  healthy: (t: number) => boolean,
+  limitS: number,
+  span: Span | null,
+  baseline: Span,
+  cpuLimits: Record<string, number>,
+): Analysis["recovery"] {
+  if (triggerEnd === null || span === null)
+    return { recovered: null, after_s: null, limit_s: limitS, metastable: null, sustained_by: null };
+  for (let t = triggerEnd; t + STABLE_SECONDS <= s.seconds; t++) {
+    let ok = true;
+    for (let k = 0; k < STABLE_SECONDS; k++) ok &&= healthy(t + k);
+    if (ok) return { recovered: true, after_s: t - triggerEnd, limit_s: limitS, metastable: t - triggerEnd > limitS, sustained_by: null };
+  }
+  const observed = s.seconds - triggerEnd;
+  if (observed < limitS) return { recovered: false, after_s: null, limit_s: limitS, metastable: null, sustained_by: null };
+  const inRecovery = mechanisms(s, baseline, span, cpuLimits).sort((a, b) => b.score - a.score)[0];
+  return {
+    recovered: false,
+    after_s: null,
+    limit_s: limitS,
+    metastable: true,
+    sustained_by: inRecovery && inRecovery.score >= 0.3 ? `${inRecovery.name} (${inRecovery.finding})` : null,
+  };
+}
+
+/** The order in which components crossed their own degradation threshold after the first fault. */
+function propagation(
+  run: RecordedRun,
+  s: Series,
+  base: Span,
+  impact: Span,
+  healthy: (t: number) => boolean,
+  cpuLimits: Record<string, number>,
+): Step[] {
+  const steps: Step[] = [];
+  const applies = run.faults.filter((f) => f.action === "apply").sort((a, b) => a.actual_ms - b.actual_ms);
+  // The path starts at the fault in force when users were first hurt (or the first fault).
+  let hurt = impact.from;
+  while (hurt < impact.to && healthy(hurt)) hurt++;
+  const first = applies.filter((f) => f.actual_ms <= (hurt + 1) * 1000).at(-1) ?? applies[0];
+  if (!first) return steps;
+  impact = { from: Math.floor(first.actual_ms / 1000), to: impact.to };
+  const target = (first.detail?.link as string | undefined) ?? (first.detail?.service as string | undefined) ?? first.fault;
+  steps.push({ component: target, at_s: Math.round(first.actual_ms / 100) / 10, why: `fault ${first.fault} (${first.kind}) applied` });
+
+  const baseMean = (svc: string, key: string) => {
+    const xs = (s.services[svc] ?? []).slice(base.from, base.to).flatMap((r) => (r[key] === undefined ? [] : [r[key] as number]));
+    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
+  };
+  for (const [svc, kind] of Object.entries(s.kinds)) {
+    if (kind === "toxiproxy" || svc === target) continue;
+    const rows = s.services[svc] ?? [];
+    const dbBase = baseMean(svc, "xact_commit_per_s");
+    const qBase = baseMean(svc, "queue_depth");
+    const test = (r: Record<string, number>): string | null => {
+      if (r.replicas !== undefined && r.running !== undefined && r.running < r.replicas)
+        return `${r.replicas - r.running} of ${r.replicas} containers down`;
+      if (kind === "memcached" && (r.rejected_connections_per_s ?? 0) > 0) return `rejected ${r.rejected_connections_per_s} connections/s`;
+      if (kind === "postgres") {
+        const lim = cpuLimits[svc];
+        if (lim && (r.cpu_cores ?? 0) >= 0.9 * lim) return `CPU at ${Math.round(((r.cpu_cores ?? 0) / lim) * 100)} % of its limit`;
+        if ((r.xact_commit_per_s ?? 0) > 2 * dbBase + 5)
+          return `${Math.round(r.xact_commit_per_s ?? 0)} transactions/s (baseline ${Math.round(dbBase)})`;
+      }
+      if (kind === "app") {
+        if ((r.queue_depth ?? 0) > qBase + 5) return `queue ${r.queue_depth} deep`;
+        if ((r.worker_restarts_per_s ?? 0) > 0) return `${r.worker_restarts_per_s} worker restarts`;
+        if ((r.requests_5xx_per_s ?? 0) > 0.05 * Math.max(1, r.requests_per_s ?? 0)) return `${r.requests_5xx_per_s} 503/s`;
+      }
+      if (kind === "haproxy") {
+        if ((r.hrsp_5xx_per_s ?? 0) > 0) return `${r.hrsp_5xx_per_s} 5xx/s`;
+        if (r.servers !== undefined && (r.servers_up ?? 0) < r.servers) return `${r.servers_up} of ${r.servers} servers up`;
+      }
+      return null;
+    };
+    for (let t = impact.from; t < impact.to; t++) {
+      const why = rows[t] ? test(rows[t] as Record<string, number>) : null;
+      if (why) {
+        steps.push({ component: svc, at_s: t, why });
+        break;
+      }
+    }
+  }
+  for (let t = impact.from; t < impact.to; t++) {
+    if (!healthy(t)) {
+      const u = s.users[t];
+      steps.push({
+        component: "users",
+        at_s: t,
+        why: `${u?.success === null || u?.success === undefined ? "-" : pct(u.success)} served, p99 ${u?.p99 === null ? "-" : Math.round(u?.p99 ?? 0)} ms`,
+      });
+      break;
+    }
+  }
+  return steps.sort((a, b) => a.at_s - b.at_s);
+}
+
+function sloGate(run: RecordedRun, s: Series, recovery: Analysis["recovery"]): Analysis["slo"] {
+  const slo = run.scenario.slo;
+  const objectives: Objective[] = [];
+  const offered = s.users.reduce((a, u) => a + u.offered, 0);
+  const good = s.users.reduce((a, u) => a + u.good, 0);
+  if (slo.availability !== undefined) {
+    const a = offered > 0 ? good / offered : 0;
+    objectives.push({ name: "availability", target: `≥ ${pct(slo.availability)}`, measured: pct(a), pass: a >= slo.availability });
+  }
+  for (const q of ["p50", "p95", "p99"] as const) {
+    const limit = slo[q];
+    if (limit === undefined) continue;
+    const v = run.latency?.[q] ?? null;
+    objectives.push({
+      name: `latency ${q}`,
+      target: `≤ ${limit} ms`,
+      measured: v === null ? "-" : `${Math.round(v)} ms`,
+      pass: v !== null && v <= limit,
+    });
+  }
+  if (slo.recovery !== undefined) {
+    const r = recovery.after_s;
+    objectives.push({
+      name: "recovery",
+      target: `≤ ${slo.recovery / 1000} s after the last fault`,
+      measured: recovery.recovered ? `${r} s` : recovery.recovered === false ? "not recovered" : "no fault ended",
+      pass: recovery.recovered === true && (r ?? Infinity) <= slo.recovery / 1000,
+    });
+  }
+  return { pass: objectives.every((o) => o.pass), objectives };
+}
+
+/** The scenario's `expect:` block against the analysis (a CI gate). */
+export function checkExpectations(a: Analysis, scenario: Scenario): Analysis["expectations"] {
+  const e = scenario.expect;
+  const checks: Objective[] = [];
+  if (!e) return { pass: true, checks };
+  if (e.cascade !== undefined)
+    checks.push({
+      name: "cascade",
+      target: e.cascade ? "cascade" : "no cascade",
+      measured: a.verdict,
+      pass: a.verdict === (e.cascade ? "cascade" : "no cascade"),
+    });
+  const found = [a.primary, ...a.contributing].filter((m): m is Mechanism => m !== null).map((m) => m.name);
+  for (const m of e.mechanisms ?? [])
+    checks.push({
+      name: `mechanism ${m}`,
+      target: "found",
+      measured: found.includes(m) ? "found" : `not found (found: ${found.join(", ") || "none"})`,
+      pass: found.includes(m),
+    });
+  if (e.metastable !== undefined)
+    checks.push({
+      name: "metastable",
+      target: String(e.metastable),
+      measured: String(a.recovery.metastable),
+      pass: a.recovery.metastable === e.metastable,
+    });
+  if (e.backpressure !== undefined) {
+    const held = a.backpressure.held;
+    checks.push({
+      name: "backpressure",
+      target: e.backpressure,
+      measured: held === null ? "no shedding" : held ? "held" : "failed",
+      pass: held === (e.backpressure === "held"),
+    });
+  }
+  return { pass: checks.every((c) => c.pass), checks };
+}

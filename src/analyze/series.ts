@@ -1,0 +1,132 @@
+// Per-second series the analysis reasons on: what users saw (from the load samples) next to what
+// each service did (rates from the components' counters, gauges as read), summed over replicas.
+import type { LoadSample } from "../load/driver.js";
+import type { ComponentsSample } from "../observe/observer.js";
+import type { Reading } from "../observe/samplers.js";
+
+export interface UserSecond {
+  offered: number;
+  sent: number;
+  dropped: number;
+  /** 2xx/3xx within the client deadline */
+  good: number;
+  /** good / outcomes known this second (responses, errors, timeouts, dropped arrivals): a
+   * response that lands in a later second counts there, so a slow second is not a failed one */
+  success: number | null;
+  p50: number | null;
+  p99: number | null;
+}
+
+/** One service's numbers for one second. Rates are per second; missing readings leave keys out. */
+export type ServiceSecond = Record<string, number>;
+
+export interface Series {
+  seconds: number;
+  users: UserSecond[];
+  /** service name → kind */
+  kinds: Record<string, string>;
+  /** service → per-second values */
+  services: Record<string, ServiceSecond[]>;
+  /** seconds (per service) with a sampler missing */
+  gaps: Record<string, number>;
+}
+
+/** Counters: their increase over the second becomes a rate; a drop is a restart (counter reset). */
+const COUNTERS: Record<string, string[]> = {
+  memcached: ["total_connections", "rejected_connections", "listen_disabled_num", "cmd_get", "get_hits", "get_misses"],
+  postgres: ["xact_commit", "xact_rollback"],
+  haproxy: ["hrsp_5xx", "econ", "eresp"],
+  metrics: [
+    "requests",
+    "requests_5xx",
+    "retries",
+    "cache_hits",
+    "cache_misses",
+    "cache_errors",
+    "cache_connections",
+    "db_queries",
+    "db_errors",
+    "shed",
+    "worker_restarts",
+    "queue_wait_sum",
+    "queue_wait_count",
+  ],
+  container: ["restarts"],
+};
+
+const known = (s: LoadSample) => s.completed + s.errors + s.timeouts + (s.dropped ?? 0);
+
+export function userSecond(s: LoadSample): UserSecond {
+  const good = s.s2xx + s.s3xx;
+  return {
+    offered: s.offered,
+    sent: s.sent,
+    dropped: s.dropped ?? 0,
+    good,
+    success: known(s) > 0 ? good / known(s) : null,
+    p50: s.p50,
+    p99: s.p99,
+  };
+}
+
+/** `plan`: container host → [service, kind]. Component sample t is read at the end of load second t-1. */
+export function buildSeries(load: LoadSample[], components: ComponentsSample[], hosts: Record<string, [string, string]>): Series {
+  const seconds = load.length;
+  const users = load.map(userSecond);
+  const kinds: Record<string, string> = {};
+  for (const [service, kind] of Object.values(hosts)) kinds[service] = kind;
+  const services: Record<string, ServiceSecond[]> = {};
+  const gaps: Record<string, number> = {};
+  for (const service of Object.keys(kinds)) services[service] = Array.from({ length: seconds }, () => ({}));
+
+  const byT = new Map(components.map((c) => [c.t, c]));
+  for (let t = 0; t < seconds; t++) {
+    const start = byT.get(t);
+    const end = byT.get(t + 1);
+    if (!end) continue;
+    for (const [key, reading] of Object.entries(end.readings)) {
+      const [host, source] = splitKey(key);
+      const owner = hosts[host];
+      if (!owner) continue;
+      const row = services[owner[0]]?.[t];
+      if (!row) continue;
+      const prev = start?.readings[key];
+      add(row, source, reading, prev);
+    }
+    for (const key of Object.keys(end.missing)) {
+      const owner = hosts[splitKey(key)[0]];
+      if (owner) gaps[owner[0]] = (gaps[owner[0]] ?? 0) + 1;
+    }
+  }
+  return { seconds, users, kinds, services, gaps };
+}
+
+function splitKey(key: string): [string, string] {
+  const i = key.lastIndexOf(".");
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
+/** Adds one replica's reading into the service's second: rates for counters, sums for gauges,
+ * and container figures as counts (running, oom) and maxima (memory share of the limit). */
+function add(row: ServiceSecond, source: string, r: Reading, prev: Reading | undefined): void {
+  const counters = COUNTERS[source] ?? [];
+  const put = (k: string, v: number) => {
+    row[k] = (row[k] ?? 0) + v;
+  };
+  for (const [k, raw] of Object.entries(r)) {
+    if (typeof raw !== "number" || !Number.isFinite(raw)) continue;
+    if (counters.includes(k)) {
+      const before = prev?.[k];
+      if (typeof before !== "number") continue;
+      put(`${k}_per_s`, raw >= before ? raw - before : raw);
+    } else if (source === "container" && k === "memory_bytes") {
+      const limit = r.memory_limit;
+      if (typeof limit === "number" && limit > 0) row.memory_share = Math.max(row.memory_share ?? 0, raw / limit);
+      put("memory_bytes", raw);
+    } else if (source === "container" && k === "oom_killed") {
+      // sticky until the next start: count it once, when it appears
+      if (raw === 1 && prev?.oom_killed !== 1) put("oom_kills", 1);
+    } else if (k !== "memory_limit") put(k, raw);
+  }
+  if (source === "container") put("replicas", 1);
+}
