@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { ROOT } from "../../src/paths.js";
 import { docker } from "../../src/runtime/docker/client.js";
 import { LABEL } from "../../src/runtime/docker/labels.js";
+import { readSamples } from "../../src/observe/record.js";
 import { allManagedContainers, cli, objectsOfRun, readNdjson } from "./helpers.js";
 
 const fixture = join(ROOT, "test/fixtures/scenarios/docker-foundation.yaml");
@@ -44,7 +45,7 @@ describe("lifecycle", () => {
       expect(existsSync(join(dir, "result.json"))).toBe(true);
       const result = JSON.parse(readFileSync(join(dir, "result.json"), "utf8")) as { status: string };
       expect(result.status).toBe("interrupted");
-      const samples = readNdjson<{ t: number }>(join(dir, "samples.ndjson"));
+      const samples = readSamples<{ t: number }>(dir).load;
       if (moment.name.startsWith("during")) {
         expect(samples.length).toBeGreaterThanOrEqual(5);
         // No toxic can survive: the proxy that carried it is gone with its container.
@@ -68,7 +69,7 @@ describe("lifecycle", () => {
     expect(await toxicsOfRun(runId)).toEqual(["app__cache: latency"]);
     // The seconds completed before the kill are on disk: samples are appended as the run goes.
     const [stamp] = readdirSync(join(out, "docker-foundation"));
-    expect(readNdjson(join(out, "docker-foundation", stamp as string, "samples.ndjson")).length).toBeGreaterThanOrEqual(5);
+    expect(readSamples(join(out, "docker-foundation", stamp as string)).load.length).toBeGreaterThanOrEqual(5);
     const down = cli(["down"]);
     expect(await down.exit).toBe(0);
     expect(down.stdout()).toContain(`run ${runId}`);
