@@ -118,9 +118,11 @@ export function analyze(recorded: RecordedRun): Analysis {
   const impactSeconds = s.users.slice(impact.from, impact.to);
   const impactGood = impactSeconds.reduce((a, u) => a + u.good, 0);
   const impactOffered = impactSeconds.reduce((a, u) => a + u.offered, 0);
-  const impactAvail = impactOffered > 0 ? impactGood / impactOffered : null;
+  // Responses to arrivals from before the first fault can land after it: cap at 100 %.
+  const impactAvail = impactOffered > 0 ? Math.min(1, impactGood / impactOffered) : null;
   const unhealthySeconds = Array.from({ length: impact.to - impact.from }, (_, i) => impact.from + i).filter((t) => !healthy(t));
-  const usersHit = unhealthySeconds.length >= 2;
+  // A blip is not a cascade: users must be outside the SLO for as long as recovery must hold.
+  const usersHit = unhealthySeconds.length >= STABLE_SECONDS;
 
   const limitS = Math.round((scenario.slo.recovery ?? DEFAULT_RECOVERY_MS) / 1000);
   const recovery = recoveryOf(s, triggerEnd, healthy, limitS, recoverySpan, baseline, cpuLimits);
@@ -147,12 +149,18 @@ export function analyze(recorded: RecordedRun): Analysis {
   if (reasons.length) {
     verdict = "inconclusive";
     summary = `Inconclusive: ${reasons.join("; ")}.`;
+  } else if (usersHit && bp.held === true && recovery.recovered === true && !recovery.metastable) {
+    // Overload refused at the door is containment, not propagation: admitted requests kept
+    // succeeding and users were back within the SLO in time.
+    verdict = "no cascade";
+    summary = `Shedding contained it: ${pct(bp.shed_share ?? 0)} of requests were refused during the overload, ${pct(bp.admitted_success ?? 0)} of admitted ones succeeded, and users were within the SLO again ${recovery.after_s} s after the trigger ended.`;
   } else if (usersHit) {
     verdict = "cascade";
     const via = primary
       ? `, carried by ${primary.name}${contributing.length ? ` with ${contributing.map((m) => m.name).join(", ")}` : ""}`
       : ", with no mechanism's evidence above its threshold";
-    summary = `The fault reached users: ${impactAvail === null ? "" : `${pct(impactAvail)} of arrivals served after it began`} (SLO ${pct(availTarget)})${via}.`;
+    const worstP50 = Math.max(...unhealthySeconds.map((t) => s.users[t]?.p50 ?? 0));
+    summary = `The fault reached users for ${unhealthySeconds.length} s: ${impactAvail === null ? "-" : pct(impactAvail)} of arrivals served after it began (SLO ${pct(availTarget)}), median latency up to ${Math.round(worstP50)} ms${via}.`;
     if (recovery.metastable)
       summary += ` It stayed down after the trigger was gone (metastable), sustained by ${recovery.sustained_by ?? "an unidentified mechanism"}.`;
   } else {
@@ -239,18 +247,25 @@ function recoveryOf(
   for (let t = triggerEnd; t + STABLE_SECONDS <= s.seconds; t++) {
     let ok = true;
     for (let k = 0; k < STABLE_SECONDS; k++) ok &&= healthy(t + k);
-    if (ok) return { recovered: true, after_s: t - triggerEnd, limit_s: limitS, metastable: t - triggerEnd > limitS, sustained_by: null };
+    if (!ok) continue;
+    const late = t - triggerEnd > limitS;
+    return {
+      recovered: true,
+      after_s: t - triggerEnd,
+      limit_s: limitS,
+      metastable: late,
+      sustained_by: late ? sustainer(s, baseline, { from: triggerEnd, to: t }, cpuLimits) : null,
+    };
   }
   const observed = s.seconds - triggerEnd;
   if (observed < limitS) return { recovered: false, after_s: null, limit_s: limitS, metastable: null, sustained_by: null };
-  const inRecovery = mechanisms(s, baseline, span, cpuLimits).sort((a, b) => b.score - a.score)[0];
-  return {
-    recovered: false,
-    after_s: null,
-    limit_s: limitS,
-    metastable: true,
-    sustained_by: inRecovery && inRecovery.score >= 0.3 ? `${inRecovery.name} (${inRecovery.finding})` : null,
-  };
+  return { recovered: false, after_s: null, limit_s: limitS, metastable: true, sustained_by: sustainer(s, baseline, span, cpuLimits) };
+}
+
+/** The strongest mechanism while users stayed degraded with the trigger gone. */
+function sustainer(s: Series, baseline: Span, span: Span, cpuLimits: Record<string, number>): string | null {
+  const top = mechanisms(s, baseline, span, cpuLimits).sort((a, b) => b.score - a.score)[0];
+  return top && top.score >= 0.3 ? `${top.name} (${top.finding})` : null;
 }
 
 /** The order in which components crossed their own degradation threshold after the first fault. */

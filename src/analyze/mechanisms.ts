@@ -123,7 +123,9 @@ export function mechanisms(s: Series, base: Span, impact: Span, cpuLimits: Recor
   const queueScore = queue >= 10 || (meanWait ?? 0) >= 0.25 ? 1 : queue > 0 ? 0.5 : 0;
   out.push({
     name: "queuing",
-    score: round(queueScore > 0 ? Math.max(latScore, 0.6 * queueScore) : latScore * 0.6) ?? 0,
+    // Without a visible queue (it may sit in a connection pool the app does not export), latency
+    // far above the baseline is still the queuing signature, weighed a little lower.
+    score: round(queueScore > 0 ? Math.max(latScore, 0.6 * queueScore) : latScore * 0.8) ?? 0,
     numbers: {
       p50_ms: round(p50i, 1),
       baseline_p50_ms: round(p50b, 1),

@@ -80,18 +80,20 @@ export function buildSeries(load: LoadSample[], components: ComponentsSample[], 
   for (const service of Object.keys(kinds)) services[service] = Array.from({ length: seconds }, () => ({}));
 
   const byT = new Map(components.map((c) => [c.t, c]));
+  // Counters are differenced against the last reading seen, not only the previous second's: a
+  // component that answers intermittently (a crash-looping app) still shows what it counted.
+  const lastSeen = new Map<string, Reading>();
+  const first = byT.get(0);
+  if (first) for (const [key, r] of Object.entries(first.readings)) lastSeen.set(key, r);
   for (let t = 0; t < seconds; t++) {
-    const start = byT.get(t);
     const end = byT.get(t + 1);
     if (!end) continue;
     for (const [key, reading] of Object.entries(end.readings)) {
       const [host, source] = splitKey(key);
       const owner = hosts[host];
-      if (!owner) continue;
-      const row = services[owner[0]]?.[t];
-      if (!row) continue;
-      const prev = start?.readings[key];
-      add(row, source, reading, prev);
+      const row = owner ? services[owner[0]]?.[t] : undefined;
+      if (row) add(row, source, reading, lastSeen.get(key));
+      lastSeen.set(key, reading);
     }
     for (const key of Object.keys(end.missing)) {
       const owner = hosts[splitKey(key)[0]];
