@@ -8,7 +8,22 @@ import type { FaultModule } from "./types.js";
 const ADMIN_PATH = "/admin/config";
 const CALL_TIMEOUT_MS = 3000;
 
-async function admin(ep: Endpoint, body?: Record<string, unknown>): Promise<Record<string, unknown>> {
+/** A crash-looping app answers only now and then: connection failures are retried for a while. */
+async function admin(ep: Endpoint, body?: Record<string, unknown>, patienceMs = 5000): Promise<Record<string, unknown>> {
+  const until = Date.now() + patienceMs;
+  for (;;) {
+    try {
+      return await adminOnce(ep, body);
+    } catch (e) {
+      // fetch fails with a TypeError on refused or reset connections; an HTTP answer is not retried.
+      const refused = e instanceof TypeError || (e as Error).name === "TimeoutError";
+      if (!refused || Date.now() > until) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function adminOnce(ep: Endpoint, body?: Record<string, unknown>): Promise<Record<string, unknown>> {
   // Endpoints are published on 127.0.0.1 by the runtime; nothing else is ever called.
   const res = await fetch(`http://${ep.host}:${ep.port}${ADMIN_PATH}`, {
     method: body ? "POST" : "GET",
