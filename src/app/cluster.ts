@@ -68,6 +68,10 @@ interface Child {
   waiting: Set<() => void>;
   /** Started up (it said so): only then does it answer snapshot requests. */
   ready: boolean;
+  /** Rolling recycle: the child to retire once this one (its replacement) is ready. */
+  replaces?: Child;
+  /** Rolling recycle: its replacement is already forked, so its exit forks nothing. */
+  replaced?: boolean;
 }
 
 export function runMaster(config: AppConfig, log: (line: string) => void): void {
@@ -84,15 +88,17 @@ export function runMaster(config: AppConfig, log: (line: string) => void): void 
   let port: number | undefined;
   let shuttingDown = false;
 
-  const fork = (): void => {
-    if (shuttingDown) return;
+  const fork = (): Child | undefined => {
+    if (shuttingDown) return undefined;
     // PORT pinned once known: with PORT=0, a process forked after every other one died would
     // otherwise listen on a new random port.
     const env: Record<string, string> = { CASCADE_APP_CONFIG: JSON.stringify(settings) };
     if (port !== undefined) env.PORT = String(port);
     const worker = cluster.fork(env);
     const pid = worker.process.pid ?? 0;
-    children.set(worker.id, { worker, pid, snapshot: undefined, stopping: undefined, rss: 0, waiting: new Set(), ready: false });
+    const child: Child = { worker, pid, snapshot: undefined, stopping: undefined, rss: 0, waiting: new Set(), ready: false };
+    children.set(worker.id, child);
+    return child;
   };
 
   const send = (child: Child, msg: ToChild): void => {
@@ -137,6 +143,7 @@ export function runMaster(config: AppConfig, log: (line: string) => void): void 
     switch (msg.t) {
       case "cascade:ready":
         child.ready = true;
+        if (child.replaces) stop(child.replaces, "memory_cap");
         send(child, { t: "cascade:apply", settings }); // in case settings changed while it started
         break;
       case "cascade:snapshot":
@@ -179,11 +186,21 @@ export function runMaster(config: AppConfig, log: (line: string) => void): void 
     for (const child of children.values()) {
       child.rss = procRss(child.pid) ?? 0;
       total += child.rss;
-      if (capBytes > 0 && child.rss > capBytes && !child.stopping) {
+      if (capBytes > 0 && child.rss > capBytes && !child.stopping && !child.replaced) {
+        const rolling = settings.workerRecycle === "rolling";
+        // Rolling: one process at a time, its replacement serving before it is retired.
+        if (rolling && [...children.values()].some((c) => c.replaced || c.replaces)) continue;
         log(
-          `cascade-app master: process ${child.pid} RSS ${Math.round(child.rss / 2 ** 20)} MiB > cap ${settings.workerMemoryCapMb} MiB, replacing it`,
+          `cascade-app master: process ${child.pid} RSS ${Math.round(child.rss / 2 ** 20)} MiB > cap ${settings.workerMemoryCapMb} MiB, replacing it${rolling ? " (rolling)" : ""}`,
         );
-        stop(child, "memory_cap");
+        if (!rolling) stop(child, "memory_cap");
+        else {
+          const next = fork();
+          if (next) {
+            next.replaces = child;
+            child.replaced = true;
+          }
+        }
       }
     }
     // Shedding compares the RSS of the whole container (every process) with its limit.
@@ -212,6 +229,11 @@ export function runMaster(config: AppConfig, log: (line: string) => void): void 
     }
     const reason: RestartReason = child?.stopping === "memory_cap" ? "memory_cap" : "crash";
     restarts.inc({ reason });
+    for (const c of children.values()) if (c.replaces === child) c.replaces = undefined;
+    if (child?.replaced && reason === "memory_cap") {
+      log(`cascade-app master: process ${child.pid} retired (rolling recycle)`);
+      return;
+    }
     log(
       `cascade-app master: process ${child?.pid ?? "?"} exited (${signal ?? `code ${code}`}, ${reason}); ` +
         `replacing it in ${settings.restartDelayMs} ms`,

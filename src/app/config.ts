@@ -24,6 +24,10 @@ export interface AppSettings {
   workerMemoryCapMb: number;
   /** Master waits this long before forking a replacement. */
   restartDelayMs: number;
+  /** How the master replaces a process over workerMemoryCapMb: "stop-first" (unicorn: stop it, then
+   * fork anew — capacity dips) or "rolling" (fork the replacement, retire the old one once the
+   * new one serves, one process at a time — recycling before the limit without a gap). */
+  workerRecycle: "stop-first" | "rolling";
 
   // --- memory
   /** Each serving process allocates and touches this much before it accepts requests. Changed
@@ -107,6 +111,7 @@ export const DEFAULT_SETTINGS: Readonly<AppSettings> = Object.freeze({
   processes: 0,
   workerMemoryCapMb: 0,
   restartDelayMs: 100,
+  workerRecycle: "stop-first",
   startupLoadMb: 0,
   startupLoadMs: 0,
   leakMbPerMin: 0,
@@ -152,6 +157,7 @@ const RULES: { [K in keyof AppSettings]: Rule } = {
   processes: int(0, 64),
   workerMemoryCapMb: num(0),
   restartDelayMs: num(0),
+  workerRecycle: { kind: "enum", values: ["stop-first", "rolling"] },
   startupLoadMb: num(0),
   startupLoadMs: num(0),
   leakMbPerMin: num(0),
