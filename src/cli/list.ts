@@ -8,13 +8,7 @@ import { EXIT } from "./exit.js";
 
 export async function listCommand(o: { scenarios?: boolean }): Promise<number> {
   if (o.scenarios) {
-    for (const f of readdirSync(SCENARIOS_DIR)
-      .filter((f) => /\.ya?ml$/.test(f))
-      .sort()) {
-      const doc = parseDocument(readFileSync(join(SCENARIOS_DIR, f), "utf8")).toJS() as { description?: string } | null;
-      const line = (doc?.description ?? "").split("\n")[0];
-      process.stdout.write(`${`scenarios/${f}`.padEnd(40)} ${line}\n`);
-    }
+    for (const line of catalogLines()) process.stdout.write(`${line}\n`);
     return EXIT.ok;
   }
   const root = reportsDir();
@@ -37,4 +31,26 @@ export async function listCommand(o: { scenarios?: boolean }): Promise<number> {
   if (rows.length === 0) process.stdout.write(`no runs under ${root}\n`);
   for (const r of rows.sort()) process.stdout.write(`${r}\n`);
   return EXIT.ok;
+}
+
+/** Every scenario file under scenarios/ (the catalog's naive/mitigated pairs included), one line
+ * each: path, the expected outcome when it declares one, and its description. */
+export function catalogLines(): string[] {
+  const files: string[] = [];
+  const walk = (dir: string, rel: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(dir, e.name), `${rel}${e.name}/`);
+      else if (/\.ya?ml$/.test(e.name)) files.push(`${rel}${e.name}`);
+    }
+  };
+  walk(SCENARIOS_DIR, "");
+  const width = Math.max(...files.map((f) => f.length)) + 12;
+  return files.sort().map((f) => {
+    const doc = parseDocument(readFileSync(join(SCENARIOS_DIR, f), "utf8")).toJS() as {
+      description?: string;
+      expect?: { cascade?: boolean };
+    } | null;
+    const expect = doc?.expect?.cascade === undefined ? "" : doc.expect.cascade ? "[cascades] " : "[holds] ";
+    return `${`scenarios/${f}`.padEnd(width)} ${expect}${(doc?.description ?? "").split("\n")[0]}`;
+  });
 }

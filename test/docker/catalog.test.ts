@@ -1,0 +1,60 @@
+// The scenario catalog (scenarios/catalog): every incident of the seeds as a naive and a mitigated
+// file, run on real containers. The naive one must cascade through its named mechanism; the
+// mitigated one must meet its own `expect:` block (no cascade; for the retry storm, whose
+// brownout removes half the database, not metastable) and stay within its SLO. The verdicts come
+// from the analysis of what was measured.
+import { mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { resolveSource } from "../../src/images/source.js";
+import { SCENARIOS_DIR } from "../../src/paths.js";
+import { type RunResult, runScenarioFile } from "../../src/run/run.js";
+
+const dir = join(SCENARIOS_DIR, "catalog");
+const pairs = [...new Set(readdirSync(dir).map((f) => f.replace(/\.(naive|mitigated)\.yaml$/, "")))].sort();
+const out = mkdtempSync(join(tmpdir(), "cascade-catalog-"));
+const table: string[] = [];
+
+async function run(file: string): Promise<RunResult> {
+  const r = await runScenarioFile(join(dir, file), {
+    source: resolveSource().source,
+    progress: () => {},
+    signal: new AbortController().signal,
+    outDir: out,
+  });
+  if (r.status !== "completed" || !r.analysis) throw new Error(`${file}: run ${r.status}: ${r.error}`);
+  return r;
+}
+
+const mechanismsOf = (r: RunResult) =>
+  [r.analysis?.primary, ...(r.analysis?.contributing ?? [])]
+    .filter((m) => m)
+    .map((m) => m?.name)
+    .join(", ") || "-";
+const seconds = (r: RunResult) => Math.round((Date.parse(r.ended) - Date.parse(r.started)) / 1000);
+
+describe.each(pairs)("%s", (pair) => {
+  it("naive: cascades through its named mechanism", async () => {
+    const r = await run(`${pair}.naive.yaml`);
+    const a = r.analysis;
+    table.push(
+      `| ${pair} | naive | ${a?.verdict}${a?.recovery.metastable ? " (metastable)" : ""} | ${mechanismsOf(r)} | ${seconds(r)} s |`,
+    );
+    expect(a?.expectations.checks.filter((c) => !c.pass)).toEqual([]);
+    expect(a?.verdict).toBe("cascade");
+  });
+
+  it("mitigated: what its expect block says (no cascade, or at least not metastable), within its SLO", async () => {
+    const r = await run(`${pair}.mitigated.yaml`);
+    const a = r.analysis;
+    table.push(`| ${pair} | mitigated | ${a?.verdict} | ${mechanismsOf(r)} | ${seconds(r)} s |`);
+    expect(a?.expectations.checks.length).toBeGreaterThan(0);
+    expect(a?.expectations.checks.filter((c) => !c.pass)).toEqual([]);
+    expect(a?.slo.objectives.filter((o) => !o.pass)).toEqual([]);
+  });
+});
+
+afterAll(() => {
+  console.log(["| scenario | variant | verdict | mechanisms | run time |", "|---|---|---|---|---|", ...table].join("\n"));
+});
