@@ -78,3 +78,39 @@ describe("load shapes as triggers", () => {
     ).toEqual([]);
   });
 });
+
+describe("retry storm: a brief database brownout with four immediate attempts per request", () => {
+  const a = analyze(run("retry-storm-metastable"));
+
+  it("is a cascade carried by retries, with the amplification behind it", () => {
+    expect(a.verdict).toBe("cascade");
+    expect(a.primary?.name).toBe("retries");
+    expect(a.primary?.numbers.amplification).toBeGreaterThan(3);
+    expect(a.primary?.numbers.baseline_amplification).toBe(1);
+  });
+
+  it("stays down after the brownout ends: metastable, sustained by the retries", () => {
+    expect(a.recovery.recovered).toBe(false);
+    expect(a.recovery.metastable).toBe(true);
+    expect(a.recovery.sustained_by).toMatch(/^retries/);
+    expect(a.summary).toContain("metastable");
+  });
+});
+
+describe("shedding: a spike past capacity into a bounded LIFO queue with a deadline", () => {
+  const r = run("shedding-held");
+  const a = analyze(r);
+
+  it("holds: a share is refused, admitted requests succeed, and it is not a cascade", () => {
+    expect(a.backpressure.held).toBe(true);
+    expect(a.backpressure.shed_share).toBeGreaterThan(0.1);
+    expect(a.backpressure.admitted_success).toBeGreaterThan(0.95);
+    expect(a.verdict).toBe("no cascade");
+    expect(a.recovery.recovered).toBe(true);
+  });
+
+  it("takes the spike itself as the trigger", () => {
+    expect(a.path[0]?.component).toMatch(/^spike@/);
+    expect(checkExpectations(a, r.scenario).pass).toBe(true);
+  });
+});
