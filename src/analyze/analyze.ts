@@ -282,7 +282,7 @@ function propagation(
   // The path starts at the fault in force when users were first hurt (or the first fault).
   let hurt = impact.from;
   while (hurt < impact.to && healthy(hurt)) hurt++;
-  const first = applies.filter((f) => f.actual_ms <= (hurt + 1) * 1000).at(-1) ?? applies[0];
+  const first = hurt < impact.to ? (applies.filter((f) => f.actual_ms <= (hurt + 1) * 1000).at(-1) ?? applies[0]) : applies[0];
   if (!first) return steps;
   impact = { from: Math.floor(first.actual_ms / 1000), to: impact.to };
   const target = (first.detail?.link as string | undefined) ?? (first.detail?.service as string | undefined) ?? first.fault;
