@@ -312,6 +312,28 @@ describe("resource faults", () => {
   });
 });
 
+describe("app switches", () => {
+  it("app sets reference-app settings on every replica at runtime and switches them back", async () => {
+    const read = async (replica: number) => {
+      const ep = await t.ep("app", replica);
+      return (await (await fetch(`http://${ep.host}:${ep.port}/admin/config`)).json()) as Record<string, unknown>;
+    };
+    const a = await apply({ kind: "app", service: "app", set: { retryAttempts: 3, retryBackoff: "fixed" } });
+    const during = [await read(1), await read(2)];
+    await revert(a);
+    const after = [await read(1), await read(2)];
+    expect(a.detail.containers).toEqual(["app-1", "app-2"]);
+    for (const d of during) expect(d).toMatchObject({ retryAttempts: 3, retryBackoff: "fixed" });
+    for (const d of after) expect(d).toMatchObject({ retryAttempts: 1, retryBackoff: "none" });
+  });
+
+  it("an unknown setting is refused with the app's own message, and nothing is switched", async () => {
+    await expect(apply({ kind: "app", service: "app", set: { retryAttempt: 3 } })).rejects.toThrow(
+      /app-1: \/admin\/config answered 400: .*retryAttempt/,
+    );
+  });
+});
+
 describe("scheduling precision", () => {
   it("applies and reverts toxics and kills on time: p99 lag under 100 ms", async () => {
     const faults = [];
