@@ -7,6 +7,8 @@ need_pkgs=()
 command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
 command -v wrk >/dev/null 2>&1 || need_pkgs+=(wrk)
+# The report's browser test opens report.html in Debian's chromium (driven by playwright-core).
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "engine: installing ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -3,6 +3,8 @@ import { Command, Option } from "commander";
 import { EXIT } from "./exit.js";
 import { runCommand } from "./run.js";
 import { analyzeCommand } from "./analyze.js";
+import { reportCommand } from "./report.js";
+import { compareCommand } from "./compare.js";
 import { validateCommand } from "./validate.js";
 import { listCommand } from "./list.js";
 import { imagesBuildCommand, imagesListCommand } from "./images.js";
@@ -33,6 +35,22 @@ program
   .description("re-run the analysis (verdict, mechanisms, SLO gate) on a stored run folder; no Docker needed")
   .argument("<run-dir>", "a folder under reports/<scenario>/")
   .action(async (dir: string) => process.exit(await analyzeCommand(dir)));
+
+program
+  .command("report")
+  .description("write the run's report again from its folder: report.html, summary.md, charts/ (PNG, SVG, vega-lite); no Docker needed")
+  .argument("<run-dir>", "a folder under reports/<scenario>/")
+  .action(async (dir: string) => process.exit(await reportCommand(dir)));
+
+program
+  .command("compare")
+  .description(
+    "one report with two runs side by side on the same axes (e.g. naive vs mitigated) and the change in each mechanism's numbers",
+  )
+  .argument("<runA>", "run folder A (e.g. the naive variant)")
+  .argument("<runB>", "run folder B (e.g. the mitigated variant)")
+  .option("--out <dir>", "where to write it (default reports/compare/<A>-vs-<B>/)")
+  .action(async (a: string, b: string, o: { out?: string }) => process.exit(await compareCommand(a, b, o)));
 
 program
   .command("validate")

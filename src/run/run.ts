@@ -186,6 +186,15 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     leftovers_removed: reaped.length,
   };
   record.write(FILES.result, result);
+  if (analysis) {
+    // The report reads the finished record (result.json included); vega loads only here.
+    try {
+      await (await import("../report/report.js")).writeReport(record.dir);
+    } catch (e) {
+      result.error = `${result.error ? `${result.error}; ` : ""}report failed: ${(e as Error).message}`;
+      record.write(FILES.result, result);
+    }
+  }
   return result;
 }
 

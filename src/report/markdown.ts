@@ -1,0 +1,99 @@
+// summary.md: the verdict, the causal path, the mechanisms with their numbers, the SLO table and
+// the chart PNGs — short enough for a PR comment or a CI job summary. Text from the scenario,
+// faults and containers is escaped: HTML-significant characters become entities (CI summaries
+// render HTML) and Markdown punctuation is backslash-escaped (no accidental links or tables).
+import type { Analysis } from "../analyze/analyze.js";
+import type { ReportModel } from "./model.js";
+import {
+  MECHANISM_TITLES,
+  evidence,
+  mechanismSentences,
+  objectiveRows,
+  pathSentences,
+  recoverySentence,
+  verdictWord,
+} from "./narrative.js";
+
+export function escapeMarkdown(s: unknown): string {
+  return String(s ?? "")
+    .replace(/[\r\n]+/g, " ")
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/[\\`*_[\]|#~!]/g, (c) => `\\${c}`);
+}
+
+const mark = (pass: boolean) => (pass ? "✅ pass" : "❌ FAIL");
+
+export function mdTable(head: string[], rows: string[][], right: number[] = []): string[] {
+  return [
+    `| ${head.join(" | ")} |`,
+    `|${head.map((_, i) => (right.includes(i) ? "---:" : "---")).join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ];
+}
+
+export function objectivesMd(a: Analysis): string[] {
+  const rows = objectiveRows(a);
+  if (!rows.length) return ["The scenario declares no SLO objective and no expectation."];
+  return mdTable(
+    ["", "objective", "target", "measured", "result"],
+    rows.map((r) => [r.kind, escapeMarkdown(r.name), escapeMarkdown(r.target), escapeMarkdown(r.measured), mark(r.pass)]),
+  );
+}
+
+export function verdictMd(a: Analysis): string[] {
+  const path = pathSentences(a);
+  return [
+    `**${verdictWord(a)}** — ${escapeMarkdown(a.summary)}`,
+    ...(a.reasons.length ? ["", ...a.reasons.map((r) => `- ${escapeMarkdown(r)}`)] : []),
+    "",
+    "**Causal path**",
+    "",
+    ...(path.length ? path.map((s, i) => `${i + 1}. ${escapeMarkdown(s)}`) : ["No fault was applied."]),
+    "",
+    "**Mechanisms**",
+    "",
+    ...mechanismSentences(a).map((s) => `- ${escapeMarkdown(s)}`),
+    "",
+    escapeMarkdown(recoverySentence(a)),
+  ];
+}
+
+export function summaryMarkdown(m: ReportModel, charts: Array<{ title: string; png: string }>): string {
+  const a = m.analysis;
+  const sc = m.run.scenario;
+  const shown = evidence(a).filter((e) => e.role !== "not found" || e.m.score >= 0.2);
+  const lines = [
+    `## Cascade: ${escapeMarkdown(sc.name)} — ${verdictWord(a)}`,
+    "",
+    ...(sc.description ? [`> ${escapeMarkdown(sc.description)}`, ""] : []),
+    ...verdictMd(a),
+    "",
+    "### Evidence",
+    "",
+    ...(shown.length
+      ? mdTable(
+          ["mechanism", "role", "score", "numbers"],
+          shown.map((e) => [
+            escapeMarkdown(MECHANISM_TITLES[e.m.name] ?? e.m.name),
+            e.role,
+            e.m.score.toFixed(2),
+            e.numbers.map(([k, v]) => `${escapeMarkdown(k)} ${escapeMarkdown(v)}`).join(" · "),
+          ]),
+          [2],
+        )
+      : ["No mechanism showed (every score under 0.2)."]),
+    "",
+    "### SLO and expectations",
+    "",
+    ...objectivesMd(a),
+    "",
+    "### Charts",
+    "",
+    ...charts.flatMap((c) => [`![${escapeMarkdown(c.title)}](${c.png})`, ""]),
+    `<sub>run ${escapeMarkdown(m.meta.id)} · ${m.series.seconds} s of load · interactive charts in report.html</sub>`,
+    "",
+  ];
+  return lines.join("\n");
+}

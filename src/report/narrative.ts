@@ -1,0 +1,111 @@
+// The report's words: the verdict, the causal path and the mechanisms as plain sentences, and the
+// rows of the SLO and evidence tables. Plain text here; html.ts and markdown.ts escape it for
+// their format (scenario, fault and container text can hold anything).
+import type { Analysis, Objective } from "../analyze/analyze.js";
+import type { Mechanism } from "../analyze/mechanisms.js";
+
+export const MECHANISM_TITLES: Record<string, string> = {
+  retries: "retry amplification",
+  queuing: "queuing",
+  "load-shift": "load shift onto a dependency",
+  "connection-churn": "connection churn",
+  restarts: "crashes and restart loops",
+};
+
+const pct = (x: number | null | undefined) => (x === null || x === undefined ? "–" : `${(x * 100).toFixed(1)} %`);
+
+export function verdictWord(a: Analysis): string {
+  return a.verdict.toUpperCase();
+}
+
+/** The causal path as sentences, first the fault, then each component in the order it degraded. */
+export function pathSentences(a: Analysis): string[] {
+  const out = a.path.map((p, i) => {
+    const fault = i === 0 ? /^fault (.*) applied$/.exec(p.why) : null;
+    if (fault) return `At ${p.at_s} s the fault ${fault[1]} was applied to ${p.component}.`;
+    return `At ${p.at_s} s, ${p.component === "users" ? "users were hurt" : `${p.component} degraded`}: ${p.why}.`;
+  });
+  const first = a.path[0];
+  const users = a.path.find((p) => p.component === "users");
+  if (first && users)
+    out.push(`Users were first outside the SLO ${Math.max(0, Math.round((users.at_s - first.at_s) * 10) / 10)} s after the fault.`);
+  return out;
+}
+
+export function mechanismRole(a: Analysis, m: Mechanism): "primary" | "contributing" | "not found" {
+  if (a.primary && a.primary.name === m.name) return "primary";
+  if (a.contributing.some((c) => c.name === m.name)) return "contributing";
+  return "not found";
+}
+
+/** One sentence per mechanism that carried the cascade (primary first), then backpressure. */
+export function mechanismSentences(a: Analysis): string[] {
+  const out: string[] = [];
+  if (a.primary)
+    out.push(
+      `Primary mechanism: ${MECHANISM_TITLES[a.primary.name] ?? a.primary.name} (score ${a.primary.score.toFixed(2)}) — ${a.primary.finding}.`,
+    );
+  else out.push("No mechanism's evidence reached the 0.5 threshold of a finding.");
+  for (const m of a.contributing)
+    out.push(`Contributing: ${MECHANISM_TITLES[m.name] ?? m.name} (score ${m.score.toFixed(2)}) — ${m.finding}.`);
+  const bp = a.backpressure;
+  if (bp.held !== null)
+    out.push(
+      `Backpressure ${bp.held ? "held" : "failed"}: ${pct(bp.shed_share)} of requests were shed, ${pct(bp.admitted_success)} of admitted requests succeeded.`,
+    );
+  return out;
+}
+
+export function recoverySentence(a: Analysis): string {
+  const r = a.recovery;
+  if (r.recovered === true)
+    return `Recovery: users were within the SLO ${r.after_s} s after the trigger ended${r.metastable ? ` — past the ${r.limit_s} s limit, so the run counts as metastable` : ""}.`;
+  if (r.recovered === false)
+    return r.metastable
+      ? `Recovery: METASTABLE — users were still outside the SLO ${r.limit_s} s after the trigger ended${r.sustained_by ? `, sustained by ${r.sustained_by}` : ""}.`
+      : "Recovery: not recovered by the end of the run (the run ended too soon after the trigger to call it metastable).";
+  return "Recovery: not assessed — a fault stayed active to the end of the run.";
+}
+
+export interface ObjectiveRow {
+  kind: "SLO" | "expect";
+  name: string;
+  target: string;
+  measured: string;
+  pass: boolean;
+}
+
+export function objectiveRows(a: Analysis): ObjectiveRow[] {
+  const row = (kind: ObjectiveRow["kind"]) => (o: Objective) => ({
+    kind,
+    name: o.name,
+    target: o.target,
+    measured: o.measured,
+    pass: o.pass,
+  });
+  return [...a.slo.objectives.map(row("SLO")), ...a.expectations.checks.map(row("expect"))];
+}
+
+export function formatNumber(v: number | string | null | undefined): string {
+  if (v === null || v === undefined) return "–";
+  if (typeof v === "string") return v;
+  if (!Number.isFinite(v)) return String(v);
+  const abs = Math.abs(v);
+  const digits = abs >= 100 ? 0 : abs >= 10 ? 1 : 2;
+  return Number(v.toFixed(digits)).toLocaleString("en-US", { maximumFractionDigits: digits });
+}
+
+export const numberName = (k: string) => k.replace(/_/g, " ");
+
+/** Mechanisms by score, each with its numbers as [name, value] pairs (the window last). */
+export function evidence(a: Analysis): Array<{ m: Mechanism; role: string; numbers: Array<[string, string]> }> {
+  return [...a.mechanisms]
+    .sort((x, y) => y.score - x.score)
+    .map((m) => ({
+      m,
+      role: mechanismRole(a, m),
+      numbers: Object.entries(m.numbers)
+        .sort(([x], [y]) => (x === "window" ? 1 : y === "window" ? -1 : 0))
+        .map(([k, v]) => [numberName(k), formatNumber(v)]),
+    }));
+}

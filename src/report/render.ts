@@ -1,0 +1,215 @@
+// Headless rendering: a vega-lite spec → vega (compiled) → a View with no renderer → SVG text,
+// and SVG → PNG with resvg (a Rust renderer shipped as a prebuilt npm binary: no browser, no
+// canvas, no system libraries). Text widths are estimated by vega without a canvas, which is why
+// the specs set label limits.
+import { existsSync } from "node:fs";
+import { promisify } from "node:util";
+import { deflate } from "node:zlib";
+import { Resvg, type ResvgRenderOptions, renderAsync } from "@resvg/resvg-js";
+import type { TopLevelSpec } from "vega-lite";
+import { libraries } from "./bundles.js";
+import type { VlSpec } from "./charts.js";
+
+export interface Rendered {
+  svg: string;
+  png: Buffer;
+  /** the PNG's size in pixels (the SVG's size × scale) */
+  width: number;
+  height: number;
+  /** vega-lite / vega warnings while compiling and running the spec */
+  warnings: string[];
+  /** ms spent making the SVG (compile + dataflow + scenegraph) and the PNG */
+  timings: { svg: number; png: number };
+}
+
+// Advance widths (1/1000 em) of Arial / Liberation Sans (metric-compatible), ASCII 32–126. Without
+// a canvas vega estimates every character at 0.8 em, which truncates legend labels early and pads
+// the layout; these are the widths of the font resvg draws with, so the layout fits the text.
+const ARIAL = [
+  278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278, 556, 556, 556, 556, 556, 556, 556, 556, 556, 556, 278,
+  278, 584, 584, 584, 556, 1015, 667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778, 667, 778, 722, 667, 611, 722,
+  667, 944, 667, 667, 611, 278, 278, 278, 469, 556, 333, 556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556, 556,
+  556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584,
+];
+
+export function textWidth(text: string, fontSize: number, bold = false): number {
+  let w = 0;
+  for (const ch of text) {
+    const c = ch.codePointAt(0) ?? 0;
+    w += c >= 32 && c <= 126 ? (ARIAL[c - 32] as number) : c === 0x2026 || c === 0x2192 || c === 0x2013 ? 1000 : 600;
+  }
+  return (w / 1000) * fontSize * (bold ? 1.08 : 1);
+}
+
+type TextItem = { text?: unknown; fontSize?: number; fontWeight?: string | number };
+const { vega, vegaLite } = libraries();
+// vega re-exports vega-scenegraph's textMetrics (its typings do not declare it); a user-defined
+// width function is honoured by layout and truncation alike.
+const metrics = (vega as unknown as { textMetrics: { width: (item: TextItem, text?: unknown) => number } }).textMetrics;
+metrics.width = (item: TextItem, text?: unknown) => {
+  const s = (text == null ? "" : String(text)).trim();
+  const size = item.fontSize != null ? Number(item.fontSize) || 0 : 11;
+  const bold = item.fontWeight === "bold" || Number(item.fontWeight) >= 600;
+  return textWidth(s, size, bold);
+};
+
+/** PNG pixels per SVG pixel: sharp on high-density screens and in PR comments. */
+export const PNG_SCALE = 2;
+
+/** Collects warnings instead of printing them (a spec that warns is a bug the tests should see). */
+function collector(warnings: string[]) {
+  let level = 0;
+  const logger = {
+    level(l?: number) {
+      if (l === undefined) return level;
+      level = l;
+      return logger;
+    },
+    error(...args: unknown[]) {
+      throw new Error(args.map(String).join(" "));
+    },
+    warn(...args: unknown[]) {
+      warnings.push(args.map(String).join(" "));
+      return logger;
+    },
+    info() {
+      return logger;
+    },
+    debug() {
+      return logger;
+    },
+  };
+  return logger;
+}
+
+export async function toSvg(spec: VlSpec, warnings: string[] = []): Promise<string> {
+  const logger = collector(warnings);
+  const compiled = vegaLite.compile(spec as unknown as TopLevelSpec, { logger: logger as never }).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: "none", logger: logger as never, logLevel: vega.Warn });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+const FONT_FILES = [
+  "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+  "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
+  "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+  "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+];
+let fontOptions: ResvgRenderOptions["font"] | undefined;
+
+/** Load a few known sans fonts directly (a system font scan costs ~40 ms per render); fall back to the scan. */
+function fonts(): ResvgRenderOptions["font"] {
+  if (fontOptions) return fontOptions;
+  const files = FONT_FILES.filter((f) => existsSync(f));
+  const family = files.some((f) => f.includes("Liberation")) ? "Liberation Sans" : "DejaVu Sans";
+  fontOptions = files.length
+    ? { fontFiles: files, loadSystemFonts: false, defaultFontFamily: family, sansSerifFamily: family }
+    : { loadSystemFonts: true };
+  return fontOptions;
+}
+
+const pngOptions = (scale: number): ResvgRenderOptions => ({ fitTo: { mode: "zoom", value: scale }, font: fonts(), background: "white" });
+
+export function svgToPng(svg: string, scale = PNG_SCALE): { png: Buffer; width: number; height: number } {
+  const img = new Resvg(svg, pngOptions(scale)).render();
+  return { png: img.asPng(), width: img.width, height: img.height };
+}
+
+/** The same on libuv's thread pool: PNGs rasterize (and compress) while the next chart's SVG is being made. */
+export async function svgToPngAsync(svg: string, scale = PNG_SCALE): Promise<{ png: Buffer; width: number; height: number }> {
+  const img = await renderAsync(svg, pngOptions(scale));
+  return { png: await encodePng(img.pixels, img.width, img.height), width: img.width, height: img.height };
+}
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(buf: Buffer): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < buf.length; i++) c = (CRC_TABLE[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function chunk(type: string, data: Buffer): Buffer {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, "latin1");
+  data.copy(out, 8);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
+}
+
+const deflateAsync = promisify(deflate);
+
+/** RGBA pixels → PNG. resvg's own encoder runs on the main thread (~80 ms for a 2,200 × 1,300 chart);
+ * here the rows are laid out with filter 0 and zlib compresses on the thread pool (smaller files, too:
+ * charts are mostly flat colour). */
+export async function encodePng(rgba: Buffer, width: number, height: number): Promise<Buffer> {
+  const stride = width * 4;
+  const raw = Buffer.allocUnsafe(height * (stride + 1));
+  for (let y = 0; y < height; y++) {
+    raw[y * (stride + 1)] = 0;
+    rgba.copy(raw, y * (stride + 1) + 1, y * stride, (y + 1) * stride);
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 6; // RGBA
+  const idat = await deflateAsync(raw, { level: 6 });
+  return Buffer.concat([PNG_SIGNATURE, chunk("IHDR", ihdr), chunk("IDAT", idat), chunk("IEND", Buffer.alloc(0))]);
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** The spec without its interaction layers (hover rules and their selections): a static image
+ * cannot hover, and those layers are thousands of invisible items for vega and resvg to draw. */
+export function staticSpec(spec: VlSpec): VlSpec {
+  const walk = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(walk);
+    if (!node || typeof node !== "object") return node;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(node)) {
+      if (k === "datasets" || k === "data") out[k] = v;
+      else if (k === "layer" && Array.isArray(v)) out[k] = v.filter((l) => !(l as { params?: unknown }).params).map(walk);
+      else out[k] = walk(v);
+    }
+    return out;
+  };
+  return walk(spec) as VlSpec;
+}
+
+/** A chart to SVG now and to PNG in the background: await `png` when it is needed. */
+export async function renderSpecPipelined(
+  spec: VlSpec,
+  scale = PNG_SCALE,
+): Promise<{ svg: string; warnings: string[]; svgMs: number; png: Promise<{ png: Buffer; width: number; height: number }> }> {
+  const warnings: string[] = [];
+  const t0 = performance.now();
+  const svg = await toSvg(staticSpec(spec), warnings);
+  return { svg, warnings, svgMs: performance.now() - t0, png: svgToPngAsync(svg, scale) };
+}
+
+/** A spec to SVG and PNG, one after the other (the tests and one-off renders). */
+export async function renderSpec(spec: VlSpec, scale = PNG_SCALE): Promise<Rendered> {
+  const warnings: string[] = [];
+  const t0 = performance.now();
+  const svg = await toSvg(staticSpec(spec), warnings);
+  const t1 = performance.now();
+  const png = svgToPng(svg, scale);
+  return { svg, ...png, warnings, timings: { svg: t1 - t0, png: performance.now() - t1 } };
+}
+
+/** The size an SVG declares (its root width and height attributes). */
+export function svgSize(svg: string): { width: number; height: number } {
+  const head = svg.slice(0, svg.indexOf(">"));
+  const num = (attr: string) => Number(new RegExp(`\\s${attr}="([\\d.]+)"`).exec(head)?.[1] ?? Number.NaN);
+  return { width: num("width"), height: num("height") };
+}

@@ -1,0 +1,261 @@
+// The report of a recorded run: every chart rendered headless to SVG and PNG (valid, the expected
+// size, real content), the vega-lite specs, summary.md, the self-contained report.html, escaping
+// of text that comes from scenarios, faults and containers, and the compare view.
+import { execFile } from "node:child_process";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+import { PLOT_WIDTH } from "../../src/report/charts.js";
+import { writeCompare } from "../../src/report/compare.js";
+import { escapeHtml, scriptJson } from "../../src/report/html.js";
+import { escapeMarkdown } from "../../src/report/markdown.js";
+import { PNG_SCALE, renderSpec, svgSize } from "../../src/report/render.js";
+import { REPORT_FILES, type ReportOutput, writeReport } from "../../src/report/report.js";
+import { XSS, XSS_IMG, copyRun, markupRun, pixelStats, readPng } from "./report-helpers.js";
+
+const CHARTS = ["load", "latency", "dependencies", "saturation", "amplification"];
+
+/** The page without the inlined library bundles (their code mentions <img> and URLs of its own). */
+const ownMarkup = (html: string) => html.replace(/<script>\/\* vega[\s\S]*?<\/script>/g, "");
+
+describe("report of the recorded run", () => {
+  let dir: string;
+  let out: ReportOutput;
+  beforeAll(async () => {
+    dir = copyRun();
+    out = await writeReport(dir);
+  }, 60_000);
+
+  it("renders every chart to a valid PNG of the SVG's size, with real content", () => {
+    expect(out.charts.map((c) => c.name)).toEqual(CHARTS);
+    for (const c of out.charts) {
+      const file = readFileSync(join(dir, c.files.png));
+      const png = readPng(file); // signature, IHDR, IDAT that inflates to exactly width × height
+      const svg = svgSize(readFileSync(join(dir, c.files.svg), "utf8"));
+      // The expected size: the SVG vega laid out, at the PNG scale.
+      expect([png.width, png.height], c.name).toEqual([Math.round(svg.width * PNG_SCALE), Math.round(svg.height * PNG_SCALE)]);
+      expect([c.width, c.height]).toEqual([png.width, png.height]);
+      expect(svg.width, c.name).toBeGreaterThan(PLOT_WIDTH);
+      expect(svg.width, c.name).toBeLessThan(PLOT_WIDTH + 450);
+      expect(svg.height, c.name).toBeGreaterThan(250);
+      const st = pixelStats(png);
+      expect(st.colors, `${c.name}: distinct colours`).toBeGreaterThan(50);
+      expect(st.ink / st.pixels, `${c.name}: share of non-white pixels`).toBeGreaterThan(0.02);
+      expect(st.ink / st.pixels, `${c.name}: share of non-white pixels`).toBeLessThan(0.6);
+    }
+  });
+
+  it("shades the fault windows and labels them", () => {
+    const load = out.charts.find((c) => c.name === "load")!;
+    // #e45756 at 12 % over white; the two windows (6-11 s, 14-20.7 s) cover a good part of the plot.
+    const st = pixelStats(readPng(readFileSync(join(dir, load.files.png))), [252, 235, 235], 3);
+    expect(st.close / st.pixels).toBeGreaterThan(0.03);
+    const svg = readFileSync(join(dir, load.files.svg), "utf8");
+    expect(svg).toContain("slow-cache");
+    expect(svg).toContain("kill-cache → start-cache");
+    expect(svg).toContain("seconds since load start");
+  });
+
+  it("writes each vega-lite spec as JSON that compiles without warnings", async () => {
+    for (const c of out.charts) {
+      const spec = JSON.parse(readFileSync(join(dir, c.files.spec), "utf8")) as Record<string, unknown>;
+      expect(spec.$schema).toBe("https://vega.github.io/schema/vega-lite/v6.json");
+      expect(Object.keys(spec.datasets as object).length).toBeGreaterThan(1);
+      const again = await renderSpec(spec);
+      expect(again.warnings, c.name).toEqual([]);
+      expect(again.svg).toBe(readFileSync(join(dir, c.files.svg), "utf8"));
+    }
+  });
+
+  it("says what the latency chart needs: percentiles on a log scale with the client deadline", () => {
+    const spec = readFileSync(join(dir, "charts/latency.vl.json"), "utf8");
+    expect(spec).toContain('"type": "log"');
+    for (const p of ["p50", "p95", "p99", "max"]) expect(spec).toContain(`"${p}"`);
+    expect(readFileSync(join(dir, "charts/latency.svg"), "utf8")).toContain("client deadline 2000 ms");
+    expect(readFileSync(join(dir, "charts/saturation.svg"), "utf8")).toMatch(/died[\s\S]*started/);
+  });
+
+  it("writes summary.md with the verdict, the mechanisms with their numbers, the SLO table and PNG links", () => {
+    const md = readFileSync(join(dir, REPORT_FILES.markdown), "utf8");
+    expect(md).toMatch(/^## Cascade: docker-foundation — CASCADE/);
+    expect(md).toContain("**Causal path**");
+    expect(md).toContain("At 14 s the fault kill-cache (kill) was applied to cache.");
+    expect(md).toMatch(/Primary mechanism: load shift onto a dependency \(score 1\.00\)/);
+    expect(md).toMatch(
+      /\| load shift onto a dependency \| primary \| 1\.00 \| db load multiple 5\.2 · .* · window after kill-cache \(14-20 s\) \|/,
+    );
+    expect(md).toContain("### SLO and expectations");
+    for (const c of CHARTS) {
+      expect(md).toContain(`](charts/${c}.png)`);
+      expect(existsSync(join(dir, "charts", `${c}.png`))).toBe(true);
+    }
+  });
+
+  it("writes report.html: verdict and path first, then the SLO table, then the charts, with nothing to fetch", () => {
+    const html = readFileSync(join(dir, REPORT_FILES.html), "utf8");
+    const at = (s: string) => html.indexOf(s);
+    expect(at("CASCADE")).toBeGreaterThan(0);
+    expect(at("CASCADE")).toBeLessThan(at("Causal path"));
+    expect(at("Causal path")).toBeLessThan(at("SLO and expectations"));
+    expect(at("SLO and expectations")).toBeLessThan(at('id="chart-load"'));
+    for (const c of CHARTS) expect(html).toContain(`data-spec="spec-${c}"`);
+    // Self-contained: no external script, stylesheet, image or frame; a CSP that forbids fetching.
+    const page = ownMarkup(html);
+    expect(/<script[^>]+src=/i.test(page)).toBe(false);
+    expect(/<link\b/i.test(page)).toBe(false);
+    expect(/<(img|iframe)\b/i.test(page)).toBe(false);
+    expect(html).toContain("default-src 'none'");
+    expect(html).toContain("connect-src 'none'");
+    // The three bundles are inlined.
+    for (const pkg of ["vega", "vega-lite", "vega-embed"]) expect(html).toMatch(new RegExp(`/\\* ${pkg} \\d+\\.\\d+\\.\\d+ \\*/`));
+  });
+
+  it("uses analysis.json when the run folder has one", async () => {
+    const again = copyRun();
+    const { analyze, checkExpectations } = await import("../../src/analyze/analyze.js");
+    const { readRun } = await import("../../src/analyze/stored.js");
+    const run = readRun(again);
+    const analysis = analyze(run);
+    analysis.expectations = checkExpectations(analysis, run.scenario);
+    analysis.summary = "Stored summary from analysis.json.";
+    writeFileSync(join(again, "analysis.json"), JSON.stringify(analysis));
+    await writeReport(again);
+    expect(readFileSync(join(again, REPORT_FILES.html), "utf8")).toContain("Stored summary from analysis.json.");
+    expect(readFileSync(join(again, REPORT_FILES.markdown), "utf8")).toContain("Stored summary from analysis.json.");
+  }, 30_000);
+});
+
+describe("container events", () => {
+  it("marks deaths, OOM kills and restarts per replica, and the specs still compile without warnings", async () => {
+    const dir = copyRun();
+    const at = (s: number) => new Date(Date.parse("2026-11-23T11:05:48.888Z") + s * 1000).toISOString();
+    const lines = [1, 2].flatMap((replica) => [
+      { type: "container", time: at(25.2), service: "app", replica, action: "oom" },
+      { type: "container", time: at(25.3), service: "app", replica, action: "die", exitCode: 137 },
+      { type: "container", time: at(26.5), service: "app", replica, action: "start" },
+    ]);
+    appendFileSync(join(dir, "events.ndjson"), `${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
+    const out = await writeReport(dir);
+    const saturation = out.charts.find((c) => c.name === "saturation")!;
+    const marks = (
+      saturation.spec as { vconcat: Array<{ layer?: Array<{ data?: { values?: Array<{ what: string; replica: number }> } }> }> }
+    ).vconcat
+      .flatMap((v) => v.layer ?? [])
+      .flatMap((l) => l.data?.values ?? [])
+      .filter((v) => v.what !== undefined);
+    expect(marks.filter((m) => m.what === "OOM kill").map((m) => m.replica)).toEqual([1, 2]);
+    expect(marks.filter((m) => m.what === "died").length).toBe(3); // cache-1, app-1, app-2
+    expect(marks.filter((m) => m.what === "started").length).toBe(3);
+    for (const c of out.charts) expect((await renderSpec(c.spec)).warnings, c.name).toEqual([]);
+    const svg = readFileSync(join(dir, saturation.files.svg), "utf8");
+    expect(svg).toContain("OOM kill");
+  }, 60_000);
+});
+
+describe("text from scenarios, faults and containers", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = markupRun();
+    await writeReport(dir);
+  }, 60_000);
+
+  it("escapes the helpers' inputs", () => {
+    expect(escapeHtml(`${XSS}"'&`)).toBe("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;");
+    expect(scriptJson({ a: XSS })).toBe('{"a":"\\u003cscript\\u003ealert(1)\\u003c/script\\u003e"}');
+    expect(escapeMarkdown(`${XSS} | [x](y)`)).toBe("&lt;script&gt;alert(1)&lt;/script&gt; \\| \\[x\\](y)");
+  });
+
+  it("shows them as text in report.html", () => {
+    const html = readFileSync(join(dir, REPORT_FILES.html), "utf8");
+    expect(html.includes(XSS)).toBe(false);
+    expect(html.includes(XSS_IMG)).toBe(false);
+    expect(ownMarkup(html).includes("<img")).toBe(false);
+    expect(html).toContain("Markup &lt;script&gt;alert(1)&lt;/script&gt; in the description");
+    expect(html).toContain("toxiproxy said &lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(html).toContain("&lt;img src=x onerror=alert(2)&gt;-1 die");
+    // Only the page's own script elements: 5 specs, 3 bundles, the boot script.
+    expect(html.match(/<script\b/gi)?.length).toBe(9);
+    // In the embedded specs the fault name is JSON with '<' escaped.
+    expect(html).toContain("\\u003cscript\\u003ealert(1)\\u003c/script\\u003e");
+  });
+
+  it("shows them as text in summary.md and in the charts", () => {
+    const md = readFileSync(join(dir, REPORT_FILES.markdown), "utf8");
+    expect(md).not.toContain("<script");
+    expect(md).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    const svg = readFileSync(join(dir, "charts/load.svg"), "utf8");
+    expect(svg).not.toContain("<script");
+    expect(svg).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+  });
+});
+
+describe("compare", () => {
+  let out: Awaited<ReturnType<typeof writeCompare>>;
+  beforeAll(async () => {
+    const a = copyRun();
+    const b = copyRun();
+    const yaml = readFileSync(join(b, "scenario.yaml"), "utf8").replace("name: docker-foundation", "name: docker-foundation-mitigated");
+    writeFileSync(join(b, "scenario.yaml"), yaml);
+    // B: a shorter run (its last 6 s cut), so the shared time axis is visible in the specs.
+    const lines = readFileSync(join(b, "samples.ndjson"), "utf8").split("\n");
+    writeFileSync(join(b, "samples.ndjson"), lines.filter((l) => !l || (JSON.parse(l) as { t: number }).t < 30).join("\n"));
+    out = await writeCompare(a, b, mkdtempSync(join(tmpdir(), "cascade-compare-")));
+  }, 60_000);
+
+  it("puts both runs side by side on the same axes", () => {
+    expect(out.charts.map((c) => c.name)).toEqual(CHARTS);
+    for (const c of out.charts) {
+      const spec = c.spec as { concat: Array<Record<string, unknown>>; columns: number };
+      expect(spec.columns).toBe(2);
+      expect(spec.concat.length % 2).toBe(0);
+      for (let i = 0; i < spec.concat.length; i += 2) {
+        const [a, b] = [JSON.stringify(spec.concat[i]), JSON.stringify(spec.concat[i + 1])];
+        // Same x domain (the longer run's 36 s) on both sides, and the same y domain per panel.
+        const xa = a.match(/"domain":\[0,36\]/g)?.length ?? 0;
+        expect(xa, c.name).toBeGreaterThan(0);
+        expect(b.match(/"domain":\[0,36\]/g)?.length, c.name).toBe(xa);
+        const ya = a.match(/"scale":\{(?:"type":"log",)?"domain":\[[^\]]*\]/g) ?? [];
+        const yb = b.match(/"scale":\{(?:"type":"log",)?"domain":\[[^\]]*\]/g) ?? [];
+        expect(ya, c.name).toEqual(yb);
+      }
+      const png = readPng(readFileSync(join(out.dir, c.files.png)));
+      expect(png.width).toBeGreaterThan(2 * 2 * 540);
+    }
+  });
+
+  it("reports the differences in each mechanism's numbers", () => {
+    const md = readFileSync(out.markdown, "utf8");
+    expect(md).toContain("## Cascade comparison: docker-foundation vs docker-foundation-mitigated");
+    expect(md).toContain("### Mechanisms, A → B");
+    expect(md).toMatch(/\| load shift onto a dependency \| score \| 1\.00 \| [\d.]+ \| [+−][\d.]+ \|/);
+    expect(md).toMatch(/\| arrivals served in time \(whole run\) \| [\d.]+ % \| [\d.]+ % \| [+−][\d.]+ points \|/);
+    const html = readFileSync(out.html, "utf8");
+    expect(html).toContain("A: docker-foundation");
+    expect(html).toContain("B: docker-foundation-mitigated");
+    expect(html.match(/<script\b/gi)?.length).toBe(9);
+  });
+});
+
+describe("cascade report / compare commands", () => {
+  const run = (...args: string[]) =>
+    promisify(execFile)(process.execPath, [fileURLToPath(new URL("../../bin/cascade.js", import.meta.url)), ...args], {
+      timeout: 60_000,
+    }).then(
+      (r) => ({ code: 0, ...r }),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+
+  it("regenerates the report of a stored run, and refuses a folder that is not one", async () => {
+    const dir = copyRun();
+    const ok = await run("report", dir);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain("report.html");
+    expect(existsSync(join(dir, "charts/saturation.png"))).toBe(true);
+    const bad = await run("report", mkdtempSync(join(tmpdir(), "cascade-empty-")));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/is not a run folder/);
+  }, 60_000);
+});
