@@ -1,20 +1,16 @@
 // cascade report <run dir>: the report again (report.html, summary.md, charts/) from a stored run.
-import { relative } from "node:path";
 import { writeReport } from "../report/report.js";
 import { EXIT } from "./exit.js";
+import { readFailure, shown } from "./paths.js";
 
 export async function reportCommand(dir: string): Promise<number> {
   let out: Awaited<ReturnType<typeof writeReport>>;
   try {
     out = await writeReport(dir);
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`);
-    return /is not a run folder|is missing|invalid/i.test((e as Error).message) ? EXIT.invalidScenario : EXIT.runFailed;
+    return readFailure(e);
   }
-  const rel = (p: string) => {
-    const r = relative(process.cwd(), p);
-    return r && !r.startsWith("..") ? r : p;
-  };
+  const rel = shown;
   process.stdout.write(
     [
       `report: ${rel(out.html)}`,
