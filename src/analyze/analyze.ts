@@ -196,7 +196,14 @@ function faultSpans(run: RecordedRun, s: Series, from: number): Array<Span & { l
     if (f.action !== "error")
       labels.set(Math.round(f.actual_ms / 1000), `${f.action === "apply" ? "after" : "after revert of"} ${f.fault}`);
   const spans = cuts.map((c, i) => ({ from: c, to: cuts[i + 1] ?? s.seconds, label: labels.get(c) ?? `from ${c} s` }));
-  return spans.filter((x) => x.to - x.from >= 2);
+  // A stretch under 2 s (a 1 s burst) is measured together with the one after it.
+  const merged: typeof spans = [];
+  for (const x of spans) {
+    const prev = merged.at(-1);
+    if (prev && prev.to - prev.from < 2) prev.to = x.to;
+    else merged.push({ ...x });
+  }
+  return merged.filter((x) => x.to - x.from >= 2);
 }
 
 /** For each mechanism, its strongest showing in any stretch, with where it was. */

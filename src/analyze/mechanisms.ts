@@ -74,6 +74,17 @@ export function median(xs: number[]): number | null {
   return s[Math.floor(s.length / 2)] as number;
 }
 
+/** The worst median latency users saw for 3 seconds running in a span: a short episode shows
+ * whole, where the span's median would dilute it with the quiet seconds around it. */
+export function sustainedP50(s: Series, span: Span): number | null {
+  let worst: number | null = null;
+  for (let t = span.from; t < span.to; t++) {
+    const m = median(s.users.slice(t, Math.min(span.to, t + 3)).flatMap((u) => (u.p50 === null ? [] : [u.p50])));
+    if (m !== null && (worst === null || m > worst)) worst = m;
+  }
+  return worst;
+}
+
 export const userP50 = (s: Series, span: Span) => median(s.users.slice(span.from, span.to).flatMap((u) => (u.p50 === null ? [] : [u.p50])));
 
 /** Database CPU as a share of its limit (1 = saturated), when a limit is declared. */
@@ -113,7 +124,7 @@ export function mechanisms(s: Series, base: Span, impact: Span, cpuLimits: Recor
 
   // Queuing: latency far above the service time, with a queue that holds the requests.
   const p50b = userP50(s, base);
-  const p50i = userP50(s, impact);
+  const p50i = sustainedP50(s, impact);
   const latRatio = ratio(p50i, p50b);
   const queue = Math.max(max(s, "app", "queue_depth", impact) ?? 0, max(s, "haproxy", "queue", impact) ?? 0);
   const waitSum = total(s, "app", "queue_wait_sum_per_s", impact);
