@@ -328,9 +328,15 @@ describe("app switches", () => {
   });
 
   it("an unknown setting is refused with the app's own message, and nothing is switched", async () => {
+    // Replicas are switched in parallel: whichever answers first names itself in the error.
     await expect(apply({ kind: "app", service: "app", set: { retryAttempt: 3 } })).rejects.toThrow(
-      /app-1: \/admin\/config answered 400: .*retryAttempt/,
+      /app-[12]: \/admin\/config answered 400: .*retryAttempt/,
     );
+    for (const replica of [1, 2]) {
+      const ep = await t.ep("app", replica);
+      const cfg = (await (await fetch(`http://${ep.host}:${ep.port}/admin/config`)).json()) as Record<string, unknown>;
+      expect(cfg.retryAttempts).toBe(1);
+    }
   });
 });
 
