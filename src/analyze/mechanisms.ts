@@ -31,39 +31,30 @@ const clamp01 = (x: number) => Math.max(0, Math.min(1, x));
 const round = (x: number | null, d = 2) => (x === null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
 
 /** Sum of a key over a span for every service of a kind; null when no second had it. */
-function total(s: Series, kind: string, key: string, span: Span): number | null {
-  let sum = 0;
-  let seen = false;
+/** Every value of `key` in a span, over all services of a kind (replicas already summed). */
+function valuesOf(s: Series, kind: string, key: string, span: Span): number[] {
+  const out: number[] = [];
   for (const [svc, k] of Object.entries(s.kinds)) {
     if (k !== kind) continue;
-    for (const row of (s.services[svc] ?? []).slice(span.from, span.to)) {
-      const v = row[key];
-      if (v !== undefined) {
-        sum += v;
-        seen = true;
-      }
-    }
+    for (const row of (s.services[svc] ?? []).slice(span.from, span.to)) if (row[key] !== undefined) out.push(row[key] as number);
   }
-  return seen ? sum : null;
+  return out;
+}
+
+/** Sum, mean and maximum of a key over a span; null when no second had it. */
+function total(s: Series, kind: string, key: string, span: Span): number | null {
+  const xs = valuesOf(s, kind, key, span);
+  return xs.length ? xs.reduce((a, b) => a + b, 0) : null;
 }
 
 function mean(s: Series, kind: string, key: string, span: Span): number | null {
-  const rows: ServiceSecond[] = [];
-  for (const [svc, k] of Object.entries(s.kinds)) if (k === kind) rows.push(...(s.services[svc] ?? []).slice(span.from, span.to));
-  const xs = rows.map((r) => r[key]).filter((v): v is number => v !== undefined);
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+  const sum = total(s, kind, key, span);
+  return sum === null ? null : sum / valuesOf(s, kind, key, span).length;
 }
 
 function max(s: Series, kind: string, key: string, span: Span): number | null {
-  let m: number | null = null;
-  for (const [svc, k] of Object.entries(s.kinds)) {
-    if (k !== kind) continue;
-    for (const row of (s.services[svc] ?? []).slice(span.from, span.to)) {
-      const v = row[key];
-      if (v !== undefined) m = m === null ? v : Math.max(m, v);
-    }
-  }
-  return m;
+  const xs = valuesOf(s, kind, key, span);
+  return xs.length ? Math.max(...xs) : null;
 }
 
 const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : a / b);
