@@ -116,6 +116,9 @@ export function createAppServer(deps: AppServerDeps): Server {
   }
 
   const server = createServer((req, res) => {
+    // Once closing (SIGTERM, a replacement), answer with `Connection: close`: a client kept alive on
+    // this process would otherwise go on being served by it for the whole grace period.
+    if (!server.listening) res.shouldKeepAlive = false;
     handle(req, res).catch((e: unknown) => {
       log(`unexpected error on ${req.url}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       if (!res.headersSent) send(res, 500, "internal error\n");

@@ -3,7 +3,7 @@
 // with unreachable memcached and Postgres.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { type AddressInfo, type Server, type Socket, createServer } from "node:net";
+import { type AddressInfo, type Server, type Socket, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -295,6 +295,45 @@ describe("app bundle (child process)", () => {
 
     app.child.kill("SIGTERM");
     expect(await app.exited).toBe(0);
+  });
+
+  it("after SIGTERM, tells a kept-alive client to leave (Connection: close) instead of serving it through the grace", async () => {
+    const cachePort = await closedPort();
+    const cache = await fakeMemcached(cachePort, "silent");
+    const app = run({
+      PORT: "0",
+      CACHE_ADDR: `127.0.0.1:${cachePort}`,
+      DATABASE_URL: `postgres://cascade@127.0.0.1:${await closedPort()}/cascade`,
+      CASCADE_APP_CONFIG: JSON.stringify({ keys: 10, cacheTimeoutMs: 600, dbQueryTimeoutMs: 300 }),
+    });
+    const port = await app.listening;
+    try {
+      // One raw kept-alive connection, busy (a cache get that waits 600 ms) when SIGTERM comes, so
+      // close() cannot drop it as idle.
+      const sock = connect(port, "127.0.0.1");
+      let got = "";
+      sock.on("data", (d: Buffer) => {
+        got += d.toString();
+      });
+      const ended = new Promise<void>((r) => sock.on("close", () => r()));
+      const responses = async (n: number) => {
+        while ((got.match(/^HTTP\/1\.1 /gm) ?? []).length < n) await new Promise((r) => setTimeout(r, 10));
+      };
+      sock.write("GET /item/1 HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n");
+      await new Promise((r) => setTimeout(r, 150));
+      app.child.kill("SIGTERM");
+      await responses(1);
+      // The request in flight at SIGTERM was answered; the next one on the same connection is
+      // answered too, but with Connection: close, and the connection then ends.
+      sock.write("GET /health HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n");
+      await responses(2);
+      await ended;
+      const second = got.slice(got.lastIndexOf("HTTP/1.1 "));
+      expect(second).toMatch(/^connection: close\r$/im);
+      expect(await app.exited).toBe(0);
+    } finally {
+      await cache.close();
+    }
   });
 
   it("exits non-zero when the database stays unreachable past dbInitTimeoutMs", async () => {
