@@ -37,6 +37,8 @@ beforeAll(async () => {
   if (result.status !== "completed") throw new Error(`run ${result.status}: ${result.error}\n${lines.join("\n")}`);
   samples = readSamples<LoadSample>(result.dir).load;
   events = readNdjson(join(result.dir, "events.ndjson"));
+  for (const w of result.windows)
+    console.log(`${w.label}: success ${w.success?.toFixed(3)}, p50 ${w.p50_ms} ms, worst p99 ${w.p99_worst_ms} ms`);
 });
 
 describe("cascade run on a real topology", () => {
