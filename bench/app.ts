@@ -9,12 +9,13 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { type AddressInfo, type Socket, createServer } from "node:net";
+import { type AddressInfo, createServer } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import memjs from "memjs";
 import { bundleApp } from "../src/app/build.js";
+import { fakeMemcached } from "../test/support/fake-memcached.js";
 
 const CONNECTIONS = 50;
 const DURATION_S = 5;
@@ -72,43 +73,10 @@ async function realMemcached(): Promise<Cache | undefined> {
   };
 }
 
-/** A minimal binary-protocol memcached answering every get with the item (fallback). */
-async function fakeMemcached(): Promise<Cache> {
-  const sockets = new Set<Socket>();
-  const srv = createServer((sock) => {
-    sockets.add(sock);
-    sock.on("close", () => sockets.delete(sock));
-    sock.on("error", () => {});
-    let buf = Buffer.alloc(0);
-    sock.on("data", (d) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 24) {
-        const len = 24 + buf.readUInt32BE(8);
-        if (buf.length < len) break;
-        const opcode = buf[1] ?? 0;
-        const opaque = buf.readUInt32BE(12);
-        buf = buf.subarray(len);
-        const body = opcode === 0 ? Buffer.concat([Buffer.alloc(4), Buffer.from(PAYLOAD)]) : Buffer.alloc(0);
-        const head = Buffer.alloc(24);
-        head[0] = 0x81;
-        head[1] = opcode;
-        head[4] = opcode === 0 ? 4 : 0;
-        head.writeUInt32BE(body.length, 8);
-        head.writeUInt32BE(opaque, 12);
-        sock.write(Buffer.concat([head, body]));
-      }
-    });
-  });
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  return {
-    addr: `127.0.0.1:${(srv.address() as AddressInfo).port}`,
-    what: "in-process fake (memcached not installed)",
-    stop: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        srv.close(() => r());
-      }),
-  };
+/** The tests' fake memcached answering every get with the item (fallback). */
+async function fakeCache(): Promise<Cache> {
+  const fake = await fakeMemcached({ hit: PAYLOAD });
+  return { addr: fake.addr, what: "in-process fake (memcached not installed)", stop: fake.close };
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -214,7 +182,7 @@ async function main(): Promise<void> {
   let cache: Cache | undefined;
   try {
     await bundleApp(bundle);
-    cache = (await realMemcached()) ?? (await fakeMemcached());
+    cache = (await realMemcached()) ?? (await fakeCache());
     console.log(`cascade-app bench: node ${process.version} (bundle), ${availableParallelism()} CPUs, memcached: ${cache.what}`);
     console.log(`(1) GET /hit (cache hit, no database), ${CONNECTIONS} connections, ${DURATION_S} s, autocannon on the same machine:`);
     console.log(await throughput(bundle, cache, "async, pooled x4", {}, 4));

@@ -1,16 +1,10 @@
 // Reference app: the failure mechanics and mitigations switched on by settings — validation, queue
 // order/limit/deadline, prefork slots, retry schedule and budget, memory, jobs, cache clients
 // against tiny fake memcached servers, the admin API in-process, and cluster mode from the bundle.
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { type AddressInfo, type Server, type Socket, createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { patchSettings } from "../../src/app/admin.js";
 import { Admission, type QueuePolicy, type SlotSource } from "../../src/app/admission.js";
 import { type RunningApp, startApp } from "../../src/app/app.js";
-import { bundleApp } from "../../src/app/build.js";
 import { CacheClients, PerRequestCache, PooledCache } from "../../src/app/cache-clients.js";
 import { MemcachedCache } from "../../src/app/cache.js";
 import { procRss } from "../../src/app/cluster.js";
@@ -24,60 +18,10 @@ import { METRIC_NAMES, createMetrics } from "../../src/app/metrics.js";
 import { RetryBudget, type RetryPolicy, retryDelayMs, withRetries } from "../../src/app/retry.js";
 import { LiveSettings } from "../../src/app/settings.js";
 import { InFlightCap, PreforkSlots, type Slot } from "../../src/app/workers.js";
+import { AppBundle } from "../support/app-child.js";
+import { fakeMemcached } from "../support/fake-memcached.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Fake memcached (binary protocol): "miss" answers not-found, "hit" answers `value`, "refuse"
- * accepts and closes at once as memcached at its -c limit does. Counts connections. */
-async function fakeMemcached(
-  mode: "miss" | "hit" | "refuse",
-  value = "v",
-): Promise<{ addr: string; connections: () => number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let connections = 0;
-  const srv: Server = createServer((sock) => {
-    connections++;
-    sockets.add(sock);
-    sock.on("close", () => sockets.delete(sock));
-    sock.on("error", () => {});
-    if (mode === "refuse") {
-      sock.end("ERROR Too many open connections\r\n");
-      return;
-    }
-    let buf = Buffer.alloc(0);
-    sock.on("data", (d) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 24) {
-        const len = 24 + buf.readUInt32BE(8);
-        if (buf.length < len) break;
-        const opcode = buf[1] ?? 0;
-        const opaque = buf.readUInt32BE(12);
-        buf = buf.subarray(len);
-        const hit = opcode === 0 && mode === "hit";
-        const body = hit ? Buffer.concat([Buffer.alloc(4), Buffer.from(value)]) : Buffer.alloc(0);
-        const res = Buffer.alloc(24);
-        res[0] = 0x81;
-        res[1] = opcode;
-        res[4] = hit ? 4 : 0;
-        res.writeUInt16BE(opcode === 0 && !hit ? 1 : 0, 6);
-        res.writeUInt32BE(body.length, 8);
-        res.writeUInt32BE(opaque, 12);
-        sock.write(Buffer.concat([res, body]));
-      }
-    });
-  });
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const { port } = srv.address() as AddressInfo;
-  return {
-    addr: `127.0.0.1:${port}`,
-    connections: () => connections,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        srv.close(() => r());
-      }),
-  };
-}
 
 describe("settings", () => {
   it("defaults every mechanic to off / the contract's values", () => {
@@ -459,7 +403,7 @@ describe("cache clients", () => {
   });
 
   it("per-request opens and closes a connection for every operation", async () => {
-    const mc = await fakeMemcached("hit", "hello");
+    const mc = await fakeMemcached({ hit: "hello" });
     let opened = 0;
     const cache = new PerRequestCache(mc.addr, { timeoutMs: 500, failoverMs: 1000, onConnection: () => opened++ });
     try {
@@ -534,16 +478,11 @@ describe("app in-process: admission and admin API", () => {
 
   it("queues, sheds and applies POST /admin/config live", async () => {
     // A memcached that never answers: each request holds its slot for cacheTimeoutMs.
-    const silent = createServer((s) => {
-      s.on("error", () => {});
-      s.resume(); // reads (and drops) requests, so it sees the client close
-    });
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-    const silentAddr = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const silent = await fakeMemcached("silent");
     try {
       app = await startApp(
         {
-          ...loadConfig({ PORT: "0", CACHE_ADDR: silentAddr }),
+          ...loadConfig({ PORT: "0", CACHE_ADDR: silent.addr }),
           model: "prefork",
           workers: 1,
           cacheClient: "per-worker",
@@ -595,12 +534,12 @@ describe("app in-process: admission and admin API", () => {
     } finally {
       await app?.close();
       app = undefined;
-      await new Promise<void>((r) => silent.close(() => r()));
+      await silent.close();
     }
   });
 
   it("serves /hit from the cache, and sheds with /health failing when memory is over the fraction", async () => {
-    mc = await fakeMemcached("hit", "cached");
+    mc = await fakeMemcached({ hit: "cached" });
     app = await startApp(
       { ...loadConfig({ PORT: "0", CACHE_ADDR: mc.addr }), maxInFlight: 4 },
       { log: () => {}, defaultMetrics: false, rss: () => 10 ** 15 },
@@ -623,44 +562,10 @@ describe("app in-process: admission and admin API", () => {
 });
 
 describe("cluster mode (bundle in a child process)", () => {
-  let dir: string;
-  let bundle: string;
-  const children: ChildProcess[] = [];
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "cascade-app-cluster-"));
-    bundle = join(dir, "app.js");
-    await bundleApp(bundle);
-  });
-  afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  function run(config: object) {
-    const child = spawn(process.execPath, [bundle], {
-      env: { PATH: process.env.PATH ?? "", PORT: "0", CASCADE_APP_CONFIG: JSON.stringify(config) },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    children.push(child);
-    let stdout = "";
-    child.stdout?.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr?.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    const listening = new Promise<number>((resolve, reject) => {
-      child.stdout?.on("data", () => {
-        const m = /cascade-app listening on :(\d+)/.exec(stdout);
-        if (m) resolve(Number(m[1]));
-      });
-      child.on("exit", (code) => reject(new Error(`app exited (${code}) before listening: ${stdout}`)));
-    });
-    listening.catch(() => {});
-    return { child, exited, listening, output: () => stdout };
-  }
+  const bundle = new AppBundle();
+  beforeAll(() => bundle.build());
+  afterAll(() => bundle.cleanup());
+  const run = (config: object) => bundle.run({ PORT: "0", CASCADE_APP_CONFIG: JSON.stringify(config) });
 
   const metric = (text: string, line: string) =>
     Number(
@@ -680,7 +585,7 @@ describe("cluster mode (bundle in a child process)", () => {
 
   it("sums metrics over processes, forwards admin changes to all, restarts crashed ones", async () => {
     const app = run({ processes: 2, restartDelayMs: 50, model: "prefork", workers: 3 });
-    onTestFailed(() => console.log(app.output()));
+    onTestFailed(() => console.log(app.output().all));
     const base = `http://127.0.0.1:${await app.listening}`;
     // During a crash loop a scrape can fail (no process listening, or the one asked dies).
     const scrape = async () => {
@@ -736,8 +641,8 @@ describe("cluster mode (bundle in a child process)", () => {
     // them at start and is killed before it ever listens.
     const res = await fetch(`${base}/admin/config`, { method: "POST", body: '{"startupLoadMb":120,"startupLoadMs":300}' });
     expect(res.status).toBe(200);
-    await until(async () => (app.output().match(/exited \(.*memory_cap\)/g)?.length ?? 0) >= 3, 10_000);
-    expect(app.output()).toMatch(/RSS \d+ MiB > cap 100 MiB/);
+    await until(async () => (app.output().all.match(/exited \(.*memory_cap\)/g)?.length ?? 0) >= 3, 10_000);
+    expect(app.output().all).toMatch(/RSS \d+ MiB > cap 100 MiB/);
     app.child.kill("SIGTERM");
     expect(await app.exited).toBe(0);
   }, 20_000);

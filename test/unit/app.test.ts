@@ -1,18 +1,15 @@
 // Reference app: config parsing, the read-through logic, the memcached wrapper's failure handling
 // (against tiny fake servers, no real memcached), and the esbuild bundle run as a child process
 // with unreachable memcached and Postgres.
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { type AddressInfo, type Server, type Socket, connect, createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { type AddressInfo, connect, createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bundleApp } from "../../src/app/build.js";
 import { type Cache, MemcachedCache } from "../../src/app/cache.js";
 import { DEFAULT_SETTINGS, loadConfig, parseSettings } from "../../src/app/config.js";
 import type { Database } from "../../src/app/db.js";
 import { ItemService } from "../../src/app/items.js";
 import { METRIC_NAMES, createMetrics } from "../../src/app/metrics.js";
+import { AppBundle } from "../support/app-child.js";
+import { fakeMemcached } from "../support/fake-memcached.js";
 
 /** A TCP port that nothing listens on (bound once by us, then released). */
 async function closedPort(): Promise<number> {
@@ -21,42 +18,6 @@ async function closedPort(): Promise<number> {
   const { port } = srv.address() as AddressInfo;
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
-}
-
-/** Fake memcached (binary protocol) answering every request "key not found", or never answering. */
-async function fakeMemcached(port: number, mode: "miss" | "silent"): Promise<{ close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const srv: Server = createServer((sock) => {
-    sockets.add(sock);
-    sock.on("close", () => sockets.delete(sock));
-    sock.on("error", () => {});
-    let buf = Buffer.alloc(0);
-    sock.on("data", (d) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 24) {
-        const len = 24 + buf.readUInt32BE(8);
-        if (buf.length < len) break;
-        const opcode = buf[1] ?? 0;
-        const opaque = buf.readUInt32BE(12);
-        buf = buf.subarray(len);
-        if (mode === "silent") continue;
-        const res = Buffer.alloc(24);
-        res[0] = 0x81;
-        res[1] = opcode;
-        res.writeUInt16BE(opcode === 0 ? 1 : 0, 6); // get: key not found; others: ok
-        res.writeUInt32BE(opaque, 12);
-        sock.write(res);
-      }
-    });
-  });
-  await new Promise<void>((r) => srv.listen(port, "127.0.0.1", r));
-  return {
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        srv.close(() => r());
-      }),
-  };
 }
 
 describe("app config", () => {
@@ -169,7 +130,7 @@ describe("memcached wrapper", () => {
       expect(cache.isDown).toBe(true);
       await expect(cache.get("item:1")).rejects.toThrow(/marked down/);
 
-      const server = await fakeMemcached(port, "miss");
+      const server = await fakeMemcached("miss", port);
       try {
         await new Promise((r) => setTimeout(r, 200));
         t = Date.now();
@@ -186,7 +147,7 @@ describe("memcached wrapper", () => {
 
   it("bounds an operation on a server that never answers by timeoutMs", async () => {
     const port = await closedPort();
-    const server = await fakeMemcached(port, "silent");
+    const server = await fakeMemcached("silent", port);
     const cache = new MemcachedCache(`127.0.0.1:${port}`, { timeoutMs: 100, failoverMs: 1000 });
     try {
       const t = Date.now();
@@ -202,46 +163,10 @@ describe("memcached wrapper", () => {
 });
 
 describe("app bundle (child process)", () => {
-  let dir: string;
-  let bundle: string;
-  const children: ChildProcess[] = [];
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "cascade-app-test-"));
-    bundle = join(dir, "app.js");
-    await bundleApp(bundle);
-  });
-  afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  function run(env: Record<string, string>) {
-    const child = spawn(process.execPath, [bundle], {
-      env: { PATH: process.env.PATH ?? "", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    children.push(child);
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr?.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    const listening = new Promise<number>((resolve, reject) => {
-      const check = () => {
-        const m = /cascade-app listening on :(\d+)/.exec(stdout);
-        if (m) resolve(Number(m[1]));
-      };
-      child.stdout?.on("data", check);
-      child.on("exit", (code) => reject(new Error(`app exited (${code}) before listening: ${stderr}`)));
-    });
-    listening.catch(() => {});
-    return { child, exited, listening, output: () => ({ stdout, stderr }) };
-  }
+  const app = new AppBundle();
+  beforeAll(() => app.build());
+  afterAll(() => app.cleanup());
+  const run = (env: Record<string, string>) => app.run(env);
 
   it("fails at start-up naming an unknown CASCADE_APP_CONFIG key", async () => {
     const app = run({ PORT: "0", CASCADE_APP_CONFIG: '{"keys":5,"cacheTimeotMs":100}' });
@@ -299,7 +224,7 @@ describe("app bundle (child process)", () => {
 
   it("after SIGTERM, tells a kept-alive client to leave (Connection: close) instead of serving it through the grace", async () => {
     const cachePort = await closedPort();
-    const cache = await fakeMemcached(cachePort, "silent");
+    const cache = await fakeMemcached("silent", cachePort);
     const app = run({
       PORT: "0",
       CACHE_ADDR: `127.0.0.1:${cachePort}`,
