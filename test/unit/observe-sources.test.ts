@@ -1,5 +1,6 @@
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
+import { readCgroup } from "../../src/observe/sources/cgroup.js";
 import { memcachedStats, parseMemcachedStats } from "../../src/observe/sources/memcached.js";
 import { parsePrometheus, sumOf } from "../../src/observe/sources/prometheus.js";
 
@@ -64,5 +65,52 @@ describe("Prometheus text", () => {
     expect(sumOf(s, "app_requests_total", { status: "503" })).toBe(7);
     expect(sumOf(s, "app_shed_total", { reason: "queue" })).toBe(2);
     expect(sumOf(s, "app_retries_total")).toBeNaN();
+  });
+});
+
+describe("cgroup files", () => {
+  const files = (m: Record<string, string>) => (path: string) => {
+    const v = m[path];
+    if (v === undefined) throw new Error(`ENOENT ${path}`);
+    return v;
+  };
+  const v1 = "/sys/fs/cgroup/memory/docker/abc";
+
+  it("v1: CPU from cpuacct, memory as the working set (usage minus inactive file cache), the limit unless unlimited", () => {
+    const r = readCgroup(
+      "abc",
+      files({
+        "/sys/fs/cgroup/cpuacct/docker/abc/cpuacct.usage": "5000000000\n",
+        [`${v1}/memory.usage_in_bytes`]: "112000000\n",
+        [`${v1}/memory.stat`]: "cache 60000000\nrss 50000000\ninactive_file 1\ntotal_inactive_file 44000000\n",
+        [`${v1}/memory.limit_in_bytes`]: "268435456\n",
+      }),
+    );
+    expect(r).toEqual({ cpu_ns: 5e9, memory_bytes: 68_000_000, memory_limit: 268435456 });
+    const unlimited = readCgroup(
+      "abc",
+      files({
+        "/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpuacct.usage": "1",
+        [`${v1}/memory.usage_in_bytes`]: "1000",
+        [`${v1}/memory.limit_in_bytes`]: "9223372036854771712",
+      }),
+    );
+    // No memory.stat: raw usage is all there is.
+    expect(unlimited).toEqual({ cpu_ns: 1, memory_bytes: 1000 });
+  });
+
+  it("v2: usage_usec, memory.current minus inactive_file, memory.max", () => {
+    const dir = "/sys/fs/cgroup/system.slice/docker-abc.scope";
+    const r = readCgroup(
+      "abc",
+      files({
+        [`${dir}/cpu.stat`]: "usage_usec 2500\nuser_usec 2000\n",
+        [`${dir}/memory.current`]: "90000000\n",
+        [`${dir}/memory.stat`]: "anon 70000000\nfile 20000000\ninactive_file 15000000\n",
+        [`${dir}/memory.max`]: "max\n",
+      }),
+    );
+    expect(r).toEqual({ cpu_ns: 2_500_000, memory_bytes: 75_000_000 });
+    expect(readCgroup("abc", files({}))).toBeUndefined();
   });
 });

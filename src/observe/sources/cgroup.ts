@@ -6,6 +6,8 @@ import { readFileSync } from "node:fs";
 export interface CgroupReading {
   /** total CPU time used, ns */
   cpu_ns: number;
+  /** Working set, as `docker stats` shows it: usage minus the inactive file cache, which the kernel
+   * reclaims before it would OOM-kill. Raw usage made a database look near its limit from cache. */
   memory_bytes: number;
   /** undefined when unlimited */
   memory_limit?: number;
@@ -14,6 +16,7 @@ export interface CgroupReading {
 const V1 = (id: string) => ({
   cpu: [`/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`, `/sys/fs/cgroup/cpu,cpuacct/docker/${id}/cpuacct.usage`],
   mem: [`/sys/fs/cgroup/memory/docker/${id}/memory.usage_in_bytes`],
+  stat: [`/sys/fs/cgroup/memory/docker/${id}/memory.stat`],
   limit: [`/sys/fs/cgroup/memory/docker/${id}/memory.limit_in_bytes`],
 });
 const V2 = (id: string) => {
@@ -21,10 +24,13 @@ const V2 = (id: string) => {
   return { dirs };
 };
 
-function first(paths: string[]): string | undefined {
+export type ReadFile = (path: string) => string;
+const readText: ReadFile = (p) => readFileSync(p, "utf8");
+
+function firstOf(read: ReadFile, paths: string[]): string | undefined {
   for (const p of paths) {
     try {
-      return readFileSync(p, "utf8").trim();
+      return read(p).trim();
     } catch {
       /* next layout */
     }
@@ -35,14 +41,21 @@ function first(paths: string[]): string | undefined {
 /** Limits above this are "no limit" (cgroup v1 writes a page-rounded 2^63). */
 const UNLIMITED = 2 ** 60;
 
-export function readCgroup(id: string): CgroupReading | undefined {
+/** usage minus the named inactive-file counter of memory.stat (when present and smaller). */
+function workingSet(usage: number, stat: string | undefined, key: string): number {
+  const inactive = Number(new RegExp(`^${key} (\\d+)$`, "m").exec(stat ?? "")?.[1] ?? Number.NaN);
+  return Number.isFinite(inactive) && inactive <= usage ? usage - inactive : usage;
+}
+
+export function readCgroup(id: string, read: ReadFile = readText): CgroupReading | undefined {
+  const first = (paths: string[]) => firstOf(read, paths);
   const v1 = V1(id);
   const cpu = first(v1.cpu);
   if (cpu !== undefined) {
     const limit = Number(first(v1.limit));
     return {
       cpu_ns: Number(cpu),
-      memory_bytes: Number(first(v1.mem) ?? Number.NaN),
+      memory_bytes: workingSet(Number(first(v1.mem) ?? Number.NaN), first(v1.stat), "total_inactive_file"),
       ...(Number.isFinite(limit) && limit < UNLIMITED ? { memory_limit: limit } : {}),
     };
   }
@@ -53,7 +66,7 @@ export function readCgroup(id: string): CgroupReading | undefined {
     const max = first([`${dir}/memory.max`]);
     return {
       cpu_ns: usec * 1000,
-      memory_bytes: Number(first([`${dir}/memory.current`]) ?? Number.NaN),
+      memory_bytes: workingSet(Number(first([`${dir}/memory.current`]) ?? Number.NaN), first([`${dir}/memory.stat`]), "inactive_file"),
       ...(max && max !== "max" ? { memory_limit: Number(max) } : {}),
     };
   }
