@@ -10,16 +10,28 @@ import { parseScenario } from "../scenario/load.js";
 import type { TopologyPlan } from "../topology/plan.js";
 import type { RecordedRun } from "./analyze.js";
 
-export function readRun(dir: string): RecordedRun {
+/** A run folder's files, each read once: the recorded run, every line of events.ndjson (faults and
+ * container events alike) and result.json (empty when the run never wrote one). */
+export interface RunFolder {
+  run: RecordedRun;
+  events: Array<{ type?: string }>;
+  result: Record<string, unknown>;
+}
+
+export function readRunFolder(dir: string): RunFolder {
   for (const f of [FILES.scenario, FILES.plan, FILES.samples, FILES.events])
     if (!existsSync(join(dir, f))) throw new Error(`${dir} is not a run folder: ${f} is missing`);
   const scenario = parseScenario(readFileSync(join(dir, FILES.scenario), "utf8"), join(dir, FILES.scenario));
   const plan = JSON.parse(readFileSync(join(dir, FILES.plan), "utf8")) as TopologyPlan;
   const { load, components } = readSamples<LoadSample, ComponentsSample>(dir);
-  const faults = readNdjsonFile<FaultEvent & { type: string }>(join(dir, FILES.events)).filter((e) => e.type === "fault");
+  const events = readNdjsonFile<{ type?: string }>(join(dir, FILES.events));
+  const faults = events.filter((e): e is FaultEvent & { type: string } => e.type === "fault");
   const resultFile = join(dir, FILES.result);
-  const latency = existsSync(resultFile)
-    ? (JSON.parse(readFileSync(resultFile, "utf8")) as { latency?: RecordedRun["latency"] }).latency
-    : undefined;
-  return { scenario, plan, load, components, faults, ...(latency ? { latency } : {}) };
+  const result = existsSync(resultFile) ? (JSON.parse(readFileSync(resultFile, "utf8")) as Record<string, unknown>) : {};
+  const latency = result.latency as RecordedRun["latency"] | undefined;
+  return { run: { scenario, plan, load, components, faults, ...(latency ? { latency } : {}) }, events, result };
+}
+
+export function readRun(dir: string): RecordedRun {
+  return readRunFolder(dir).run;
 }

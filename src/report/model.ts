@@ -5,9 +5,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { analyze, checkExpectations, loadEvents, type Analysis, type RecordedRun } from "../analyze/analyze.js";
 import { buildSeries, type Series } from "../analyze/series.js";
-import { readRun } from "../analyze/stored.js";
+import { readRunFolder } from "../analyze/stored.js";
 import type { FaultEvent } from "../faults/scheduler.js";
-import { FILES, readNdjsonFile } from "../observe/record.js";
+import { FILES } from "../observe/record.js";
 
 /** A stretch during which a fault (or a load shape) acted; `to === from` for an instant action. */
 export interface FaultWindow {
@@ -76,13 +76,10 @@ export interface ReportModel {
 
 /** Reads a run folder: the recorded run, its analysis (analysis.json when present, else computed now). */
 export function loadModel(dir: string): ReportModel {
-  const run = readRun(dir);
+  const { run, events, result } = readRunFolder(dir);
   const analysisFile = join(dir, FILES.analysis);
   const analysis = existsSync(analysisFile) ? (JSON.parse(readFileSync(analysisFile, "utf8")) as Analysis) : null;
-  const eventsFile = join(dir, FILES.events);
-  const containers = readNdjsonFile<{ type?: string }>(eventsFile).filter((e): e is ContainerEventLine => e.type === "container");
-  const resultFile = join(dir, FILES.result);
-  const result = existsSync(resultFile) ? (JSON.parse(readFileSync(resultFile, "utf8")) as Record<string, unknown>) : {};
+  const containers = events.filter((e): e is ContainerEventLine => e.type === "container");
   const meta: RunMeta = {
     id: `${basename(dirname(dir))}/${basename(dir)}`,
     dir,
