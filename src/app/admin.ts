@@ -2,7 +2,7 @@
 // (the harness's `app: {set}` fault). A POST is validated like CASCADE_APP_CONFIG; settings that
 // only apply at process start are refused unless unchanged.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type AppSettings, ConfigError, mergeLive, validateSettings } from "./config.js";
+import { type AppSettings, ConfigError, checkCalibrated, mergeLive, parseRowsPerMs, validateSettings } from "./config.js";
 
 export const ADMIN_CONFIG_PATH = "/admin/config";
 const SOURCE = "POST /admin/config";
@@ -15,9 +15,12 @@ export interface AdminDeps {
   apply(raw: unknown): Promise<AppSettings>;
 }
 
-/** The settings after `raw` (a parsed POST body) is applied to `current`; throws ConfigError. */
-export function patchSettings(current: AppSettings, raw: unknown): AppSettings {
-  return mergeLive(current, validateSettings(raw, SOURCE), SOURCE);
+/** The settings after `raw` (a parsed POST body) is applied to `current`; throws ConfigError.
+ * `rowsPerMs`: the database calibration every process of the app inherits in its env. */
+export function patchSettings(current: AppSettings, raw: unknown, rowsPerMs = parseRowsPerMs(process.env.DB_ROWS_PER_CPU_MS)): AppSettings {
+  const next = mergeLive(current, validateSettings(raw, SOURCE), SOURCE);
+  checkCalibrated(next, rowsPerMs, SOURCE);
+  return next;
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { patchSettings } from "./admin.js";
 import { Admission, type SlotSource } from "./admission.js";
 import { CacheClients } from "./cache-clients.js";
-import { type AppConfig, type AppSettings, settingsOf } from "./config.js";
+import { type AppConfig, type AppSettings, rowsFor, settingsOf } from "./config.js";
 import { Database } from "./db.js";
 import { ItemService } from "./items.js";
 import { BackgroundJobs } from "./jobs.js";
@@ -113,7 +113,7 @@ export async function startApp(config: AppConfig, opts: StartOptions = {}): Prom
           return live.current.dbQueryTimeoutMs;
         },
         get queryCost() {
-          return live.current.dbQueryCost;
+          return rowsFor(live.current.dbQueryCpuMs, config.dbRowsPerCpuMs);
         },
         get queryLatencyMs() {
           return live.current.dbQueryLatencyMs;
@@ -169,7 +169,7 @@ export async function startApp(config: AppConfig, opts: StartOptions = {}): Prom
       apply: applySettings
         ? (raw) => applySettings(raw, live)
         : async (raw) => {
-            live.replace(patchSettings(live.current, raw));
+            live.replace(patchSettings(live.current, raw, config.dbRowsPerCpuMs));
             return live.current;
           },
     },

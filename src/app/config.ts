@@ -56,10 +56,12 @@ export interface AppSettings {
   dbPoolSize: number;
   /** Hard bound on one database read (waiting for a pooled connection + the query), in ms. */
   dbQueryTimeoutMs: number;
-  /** Database CPU burnt by each read, as rows counted from generate_series (0 = the cheap
-   * primary-key lookup). Makes a cold cache able to saturate a CPU-limited database, as the
-   * stats page did in seed 001. Measured: 150,000 rows ≈ 50 ms of one core (Postgres 15). */
-  dbQueryCost: number;
+  /** Database CPU each read costs, in milliseconds of one core (0 = the cheap primary-key lookup).
+   * Makes a cold cache able to saturate a CPU-limited database, as the stats page did in seed 001.
+   * Declared in time, not rows, so a scenario means the same on a faster or slower host: the
+   * harness measures at topology up how many generate_series rows one CPU-ms is on this host's
+   * database (DB_ROWS_PER_CPU_MS) and the app counts that many rows per ms. */
+  dbQueryCpuMs: number;
   /** pg_sleep added to each read, in ms: latency that holds a connection but costs no CPU. */
   dbQueryLatencyMs: number;
   /** Start-up: how long to keep retrying (every 500 ms) to reach the database and create/seed the
@@ -101,6 +103,9 @@ export interface AppConfig extends AppSettings {
   cacheAddr: string | undefined;
   /** postgres:// URL; undefined = no database (every miss answers 503). */
   databaseUrl: string | undefined;
+  /** generate_series rows per CPU-millisecond of this host's database, measured by the harness
+   * (DB_ROWS_PER_CPU_MS); undefined = not calibrated, and then dbQueryCpuMs must stay 0. */
+  dbRowsPerCpuMs: number | undefined;
 }
 
 export const DEFAULT_SETTINGS: Readonly<AppSettings> = Object.freeze({
@@ -122,7 +127,7 @@ export const DEFAULT_SETTINGS: Readonly<AppSettings> = Object.freeze({
   cacheTtlS: 60,
   dbPoolSize: 10,
   dbQueryTimeoutMs: 2000,
-  dbQueryCost: 0,
+  dbQueryCpuMs: 0,
   dbQueryLatencyMs: 0,
   dbInitTimeoutMs: 60_000,
   retryAttempts: 1,
@@ -168,7 +173,7 @@ const RULES: { [K in keyof AppSettings]: Rule } = {
   cacheTtlS: int(0),
   dbPoolSize: int(1),
   dbQueryTimeoutMs: num(1),
-  dbQueryCost: int(0),
+  dbQueryCpuMs: num(0, 10_000),
   dbQueryLatencyMs: num(0),
   dbInitTimeoutMs: num(0),
   retryAttempts: int(1, 100),
@@ -300,10 +305,33 @@ function parseDatabaseUrl(v: string | undefined): string | undefined {
 
 /** Reads the whole configuration from an environment (process.env by default). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  return {
+  const config: AppConfig = {
     port: parsePort(env.PORT),
     cacheAddr: parseCacheAddr(env.CACHE_ADDR),
     databaseUrl: parseDatabaseUrl(env.DATABASE_URL),
+    dbRowsPerCpuMs: parseRowsPerMs(env.DB_ROWS_PER_CPU_MS),
     ...parseSettings(env.CASCADE_APP_CONFIG),
   };
+  checkCalibrated(config, config.dbRowsPerCpuMs, "CASCADE_APP_CONFIG");
+  return config;
 }
+
+export function parseRowsPerMs(v: string | undefined): number | undefined {
+  if (v === undefined || v.trim() === "") return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`DB_ROWS_PER_CPU_MS must be a positive number, got "${v}"`);
+  return n;
+}
+
+/** CPU time can only be burnt on a database whose speed was measured: a guessed rows-per-ms would
+ * make the same setting mean different work on different hosts, which is what it exists to stop. */
+export function checkCalibrated(s: Pick<AppSettings, "dbQueryCpuMs">, rowsPerMs: number | undefined, source: string): void {
+  if (s.dbQueryCpuMs > 0 && rowsPerMs === undefined)
+    throw new ConfigError(
+      `${source}: "dbQueryCpuMs" needs DB_ROWS_PER_CPU_MS, the database's rows per CPU-millisecond that the harness measures at topology up`,
+    );
+}
+
+/** Rows of generate_series one read counts for `cpuMs` of database CPU. */
+export const rowsFor = (cpuMs: number, rowsPerMs: number | undefined): number =>
+  cpuMs > 0 && rowsPerMs ? Math.max(1, Math.round(cpuMs * rowsPerMs)) : 0;
