@@ -4,9 +4,9 @@
 import type { ServiceKind } from "../scenario/schema.js";
 
 export type ImageSource = "official" | "offline";
-export type Role = "memcached" | "postgres" | "haproxy" | "toxiproxy" | "app";
+export type Role = "memcached" | "postgres" | "haproxy" | "toxiproxy" | "app" | "holder";
 
-export const ROLES: readonly Role[] = ["memcached", "postgres", "haproxy", "toxiproxy", "app"];
+export const ROLES: readonly Role[] = ["memcached", "postgres", "haproxy", "toxiproxy", "app", "holder"];
 
 /** The Toxiproxy release both paths use; the offline build go-installs this exact module version. */
 export const TOXIPROXY_VERSION = "v2.12.0";
@@ -17,6 +17,8 @@ export const OFFICIAL: Record<Exclude<Role, "app">, string> = {
   postgres: "postgres:16",
   haproxy: "haproxy:2.8",
   toxiproxy: `ghcr.io/shopify/toxiproxy:${TOXIPROXY_VERSION.slice(1)}`,
+  // A pod's pause container: ~300 KB, sleeps and reaps. It holds a replica's network namespace.
+  holder: "registry.k8s.io/pause:3.10",
 };
 
 /** Base image the reference app is built on, per source. */
