@@ -62,8 +62,11 @@ export interface Runtime {
   /** Sends a signal the way a crash would (so restart policies apply); returns affected containers.
    * replicas: undefined = all of the service. */
   kill(service: string, replicas: number[] | undefined, signal: string): Promise<string[]>;
-  /** Starts stopped containers again and waits until they are ready. */
+  /** Starts stopped containers again (and their host first, after a hostDown) and waits until they are ready. */
   start(service: string, replicas: number[] | undefined): Promise<string[]>;
+  /** The replica's whole host is lost: its process, its name and its address go together (a kill
+   * or stop leaves the name and address: peers are refused). start() brings the host back. */
+  hostDown(service: string, replicas: number[] | undefined): Promise<string[]>;
   /** Stops through the platform (a manual stop: restart policies leave it down). */
   stop(service: string, replicas: number[] | undefined): Promise<string[]>;
   /** Restarts and waits until ready. */

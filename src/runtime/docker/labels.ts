@@ -10,6 +10,8 @@ export const LABEL = {
   owner: "cascade.owner",
   service: "cascade.service",
   replica: "cascade.replica",
+  /** On a replica's network holder (value: the replica's host name); it has no service label. */
+  holder: "cascade.holder",
 } as const;
 
 export const ownerLabel = (): string => `${hostname()}:${process.pid}`;
@@ -19,16 +21,21 @@ export async function removeByLabel(label: string): Promise<TeardownReport> {
   const t0 = Date.now();
   const d = docker();
   const containers = await d.listContainers({ all: true, filters: { label: [label] } });
-  await Promise.all(
-    containers.map((c) =>
-      d
-        .getContainer(c.Id)
-        .remove({ force: true, v: true })
-        .catch((e: { statusCode?: number }) => {
-          if (e.statusCode !== 404 && e.statusCode !== 409) throw e; // gone already, or removal in progress
-        }),
-    ),
-  );
+  const remove = (list: typeof containers) =>
+    Promise.all(
+      list.map((c) =>
+        d
+          .getContainer(c.Id)
+          .remove({ force: true, v: true })
+          .catch((e: { statusCode?: number }) => {
+            if (e.statusCode !== 404 && e.statusCode !== 409) throw e; // gone already, or removal in progress
+          }),
+      ),
+    );
+  // Services before the holders whose network namespace they share: a service outliving its
+  // holder would have its restart policy try (and fail) to join a namespace that is gone.
+  await remove(containers.filter((c) => c.Labels[LABEL.holder] === undefined));
+  await remove(containers.filter((c) => c.Labels[LABEL.holder] !== undefined));
   const networks = await d.listNetworks({ filters: { label: [label] } });
   for (const n of networks) {
     await d

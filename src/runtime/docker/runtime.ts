@@ -1,5 +1,12 @@
 // Runtime on a local Docker engine through dockerode: one network per run, every object
 // labelled with the run id and its owner process, ports published on 127.0.0.1 only.
+//
+// Each service replica runs as two containers, as a Kubernetes pod does: a holder (the pause
+// container) owns the network namespace — DNS aliases, hostname, address, published ports — and
+// the service's container joins it (NetworkMode container:<holder>). A killed, stopped or
+// crash-looping process then leaves a live host behind: its peers are refused at once instead of
+// losing the name (Docker's DNS would forward the lookup to the host's resolvers, which may be
+// unreachable), and a restart keeps its address and ports. hostDown() takes the holder away too.
 import { readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import type Docker from "dockerode";
@@ -14,9 +21,24 @@ export class NotReady extends Error {}
 
 interface Live {
   plan: ContainerPlan;
+  /** the service's own process */
   container: Docker.Container;
   name: string;
+  /** owns the network namespace; absent for Toxiproxy, which owns its own */
+  holder?: Docker.Container;
 }
+
+/** The holder is a sleeping process: a few MB, the lowest CPU weight, no restart of its own. */
+const HOLDER_MEMORY = 8 * 2 ** 20;
+
+/** Toxiproxy is harness plumbing no fault can target (validate rejects faults that name it), so
+ * its name never has to outlive its process; every service of the scenario gets a holder. */
+const needsHolder = (c: ContainerPlan) => c.kind !== "toxiproxy";
+
+/** Docker answers 304/409 when a container is already in the state asked for. */
+const unlessAlready = (e: { statusCode?: number }) => {
+  if (e.statusCode !== 304 && e.statusCode !== 409) throw e;
+};
 
 export class DockerRuntime implements Runtime {
   private readonly d = docker();
@@ -38,6 +60,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async up(plan: TopologyPlan, images: ImageRefs, { progress, signal, onReady }: UpOptions): Promise<void> {
+    const holderImage = plan.containers.some(needsHolder) ? (images.holder ?? (await holderFallback(progress))) : "";
     await this.d.createNetwork({
       Name: this.networkName,
       Driver: "bridge",
@@ -47,7 +70,8 @@ export class DockerRuntime implements Runtime {
     for (const c of plan.containers) {
       signal?.throwIfAborted();
       const t0 = Date.now();
-      const live = await this.create(c, images);
+      const live = await this.create(c, images, holderImage);
+      await live.holder?.start();
       await live.container.start();
       await this.waitReady(live, signal);
       await onReady?.(c);
@@ -55,34 +79,67 @@ export class DockerRuntime implements Runtime {
     }
   }
 
-  private async create(c: ContainerPlan, images: ImageRefs): Promise<Live> {
+  private async create(c: ContainerPlan, images: ImageRefs, holderImage: string): Promise<Live> {
     const image = "ref" in c.image ? c.image.ref : images[c.image.role];
     if (!image) throw new Error(`no image resolved for ${c.service} (${JSON.stringify(c.image)})`);
     const name = `cascade-${this.runId}-${c.host}`;
     const ports = [c.port, ...(c.publish ?? [])].map((p) => `${p}/tcp`);
+    // Whoever owns the network namespace carries the name, the hostname and the published ports.
+    const network = {
+      Hostname: c.host,
+      ExposedPorts: Object.fromEntries(ports.map((k) => [k, {}])),
+      PortBindings: Object.fromEntries(ports.map((k) => [k, [{ HostIp: "127.0.0.1", HostPort: "" }]])),
+      NetworkMode: this.networkName,
+      NetworkingConfig: { EndpointsConfig: { [this.networkName]: { Aliases: [c.host, c.service] } } },
+    };
+    const holder = needsHolder(c)
+      ? await this.d.createContainer({
+          name: `${name}-holder`,
+          Image: holderImage,
+          Hostname: network.Hostname,
+          Labels: this.labels({ [LABEL.holder]: c.host }),
+          ExposedPorts: network.ExposedPorts,
+          HostConfig: {
+            // docker-init reaps and passes SIGTERM on, so a stop is immediate whatever the image runs.
+            Init: true,
+            PortBindings: network.PortBindings,
+            Memory: HOLDER_MEMORY,
+            MemorySwap: HOLDER_MEMORY,
+            CpuShares: 2,
+            NetworkMode: network.NetworkMode,
+          },
+          NetworkingConfig: network.NetworkingConfig,
+        })
+      : undefined;
     const container = await this.d.createContainer({
       name,
       Image: image,
-      Hostname: c.host,
+      ...(holder ? {} : { Hostname: network.Hostname, ExposedPorts: network.ExposedPorts }),
       ...(c.cmd ? { Cmd: c.cmd } : {}),
       Env: Object.entries(c.env).map(([k, v]) => `${k}=${v}`),
       Labels: this.labels({ [LABEL.service]: c.service, [LABEL.replica]: String(c.replica) }),
-      ExposedPorts: Object.fromEntries(ports.map((k) => [k, {}])),
       HostConfig: {
         // docker-init as PID 1: signals reach the service and a crash ends the container.
         Init: true,
-        PortBindings: Object.fromEntries(ports.map((k) => [k, [{ HostIp: "127.0.0.1", HostPort: "" }]])),
         ...(c.memory ? { Memory: c.memory, MemorySwap: c.memory } : {}),
         ...(c.cpus ? { NanoCpus: Math.round(c.cpus * 1e9) } : {}),
         Ulimits: Object.entries(c.ulimits).map(([Name, v]) => ({ Name, Soft: v, Hard: v })),
+        // A restart by this policy joins the holder's namespace again (same address and ports).
         RestartPolicy: { Name: c.restart === "no" ? "" : c.restart, MaximumRetryCount: 0 },
-        NetworkMode: this.networkName,
+        // Docker refuses a hostname, ports or endpoint settings next to a container network mode.
+        ...(holder ? { NetworkMode: `container:${holder.id}` } : { PortBindings: network.PortBindings, NetworkMode: network.NetworkMode }),
       },
-      NetworkingConfig: { EndpointsConfig: { [this.networkName]: { Aliases: [c.host, c.service] } } },
+      ...(holder ? {} : { NetworkingConfig: network.NetworkingConfig }),
     });
-    const live = { plan: c, container, name };
+    const live: Live = { plan: c, container, name, ...(holder ? { holder } : {}) };
     this.live.push(live);
     return live;
+  }
+
+  /** Starts the holder when the host was lost (hostDown), before the service can join it. */
+  private async hostUp(l: Live): Promise<void> {
+    if (!l.holder || (await l.holder.inspect()).State.Running) return;
+    await l.holder.start().catch(unlessAlready);
   }
 
   /** replica: one, several, or undefined for all. */
@@ -94,11 +151,12 @@ export class DockerRuntime implements Runtime {
   }
 
   async endpoint(service: string, replica: number, port: number): Promise<Endpoint> {
-    const [l] = this.find(service, replica);
-    // Ephemeral host ports change when a container restarts: inspect every time.
-    const info = await (l as Live).container.inspect();
+    const [l] = this.find(service, replica) as [Live];
+    // Ephemeral host ports change when the namespace's owner starts again (a host-down's revert,
+    // or a restart of Toxiproxy): inspect every time.
+    const info = await (l.holder ?? l.container).inspect();
     const binding = info.NetworkSettings.Ports?.[`${port}/tcp`]?.[0];
-    if (!binding) throw new Error(`${service}-${replica}: port ${port} is not published (is the container running?)`);
+    if (!binding) throw new Error(`${service}-${replica}: port ${port} is not published (is its host up?)`);
     return { host: "127.0.0.1", port: Number(binding.HostPort) };
   }
 
@@ -175,6 +233,7 @@ export class DockerRuntime implements Runtime {
   async start(service: string, replicas: number[] | undefined): Promise<string[]> {
     const started: Live[] = [];
     for (const l of this.find(service, replicas)) {
+      await this.hostUp(l);
       const info = await l.container.inspect();
       if (info.State.Running) continue;
       await l.container.start();
@@ -198,7 +257,12 @@ export class DockerRuntime implements Runtime {
 
   async restart(service: string, replicas: number[] | undefined): Promise<string[]> {
     const found = this.find(service, replicas);
-    await Promise.all(found.map((l) => l.container.restart({ t: 2 })));
+    await Promise.all(
+      found.map(async (l) => {
+        await this.hostUp(l);
+        await l.container.restart({ t: 2 });
+      }),
+    );
     await Promise.all(found.map((l) => this.waitReady(l)));
     return found.map((l) => l.plan.host);
   }
@@ -210,6 +274,23 @@ export class DockerRuntime implements Runtime {
         const st = (await l.container.inspect()).State;
         if (!st.Running || st.Paused === paused) return;
         await (paused ? l.container.pause() : l.container.unpause());
+        names.push(l.plan.host);
+      }),
+    );
+    return names.sort();
+  }
+
+  async hostDown(service: string, replicas: number[] | undefined): Promise<string[]> {
+    const names: string[] = [];
+    await Promise.all(
+      this.find(service, replicas).map(async (l) => {
+        const host = l.holder ?? l.container;
+        if (!(await host.inspect()).State.Running) return;
+        // The network goes first, so the dying process's resets reach no peer: their connections
+        // hang as on a lost machine. Kills through the API count as manual stops, so no restart
+        // policy brings the process back onto a host that is gone.
+        await host.kill().catch(unlessAlready);
+        if (l.holder) await l.container.kill().catch(unlessAlready);
         names.push(l.plan.host);
       }),
     );
@@ -266,6 +347,7 @@ export class DockerRuntime implements Runtime {
         try {
           const ev = JSON.parse(line) as { Action: string; timeNano: number; Actor: { Attributes: Record<string, string> } };
           const a = ev.Actor.Attributes;
+          if (a[LABEL.holder] !== undefined) continue; // a replica's host, not its process
           onEvent({
             time: new Date(ev.timeNano / 1e6).toISOString(),
             service: a[LABEL.service] ?? "?",
@@ -303,4 +385,12 @@ function crashFromHost(pid: number, id: string, sig: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The holder's image when the caller did not resolve it with the other roles: the image source
+ * chosen on this machine (CASCADE_IMAGES, then `images build`'s choice), built or pulled if missing. */
+async function holderFallback(progress: (line: string) => void): Promise<string> {
+  const [{ ensureImages }, { resolveSource }] = await Promise.all([import("../../images/build.js"), import("../../images/source.js")]);
+  const { refs } = await ensureImages({ source: resolveSource().source, roles: ["holder"], progress: (l) => progress(`  ${l}`) });
+  return refs.holder as string;
 }
