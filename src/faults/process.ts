@@ -1,5 +1,6 @@
-// Process faults: a service's containers die, stop, start, restart, freeze — or crash on a loop.
-import type { CrashLoopFault, KillFault, PauseFault, RestartFault, StartFault, StopFault } from "../scenario/schema.js";
+// Process faults: a service's containers die, stop, start, restart, freeze, crash on a loop — or
+// lose their whole host.
+import type { CrashLoopFault, HostDownFault, KillFault, PauseFault, RestartFault, StartFault, StopFault } from "../scenario/schema.js";
 import { pickReplicas } from "./targets.js";
 import type { FaultModule } from "./types.js";
 
@@ -48,6 +49,22 @@ export const pause: FaultModule<PauseFault> = {
       detail: { service: f.service, containers },
       revert: async () => ({ containers: await runtime.pause(f.service, replicas, false) }),
     };
+  },
+};
+
+/** The whole host is lost: peers' lookups of its name fail and packets to its address go nowhere,
+ * where a kill leaves a live host that refuses. The revert (after `duration`) brings the host back,
+ * then the service, and waits until it is ready; without one, a `start` does. */
+export const hostDown: FaultModule<HostDownFault> = {
+  kind: "host-down",
+  async apply(f, { runtime }) {
+    const replicas = pickReplicas(f, runtime);
+    const containers = await runtime.hostDown(f.service, replicas);
+    const revert = async () => {
+      const t0 = Date.now();
+      return { containers: await runtime.start(f.service, replicas), ready_ms: Date.now() - t0 };
+    };
+    return { detail: { service: f.service, containers }, ...(f.duration !== undefined ? { revert } : {}) };
   },
 };
 

@@ -1,7 +1,7 @@
 // Kind → module. Adding a fault kind means adding a module and a line here.
 import type { Fault } from "../scenario/schema.js";
 import { app } from "./app.js";
-import { crashloop, kill, pause, restart, start, stop } from "./process.js";
+import { crashloop, hostDown, kill, pause, restart, start, stop } from "./process.js";
 import { cpuStress, memoryHog, resources, ulimit } from "./resources.js";
 import { bandwidth, latency, limit_data, partition, reset_peer, slicer, slow_close, timeout } from "./toxics.js";
 import type { FaultModule } from "./types.js";
@@ -12,6 +12,7 @@ const MODULES = {
   start,
   restart,
   pause,
+  "host-down": hostDown,
   crashloop,
   latency,
   bandwidth,

@@ -150,7 +150,8 @@ export function windowsOf(faults: FaultEvent[], s: Series): FaultWindow[] {
       out.push({ ...base, to: seconds(revert.actual_ms) });
       continue;
     }
-    if (f.kind === "kill" || f.kind === "stop") {
+    // A host-down with a duration was closed by its revert above; without one it is a kill's kin.
+    if (f.kind === "kill" || f.kind === "stop" || f.kind === "host-down") {
       const back = applies.find(
         (g) => (g.kind === "start" || g.kind === "restart") && g.actual_ms > f.actual_ms && targetOf(g) === target && !consumed.has(g),
       );

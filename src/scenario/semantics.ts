@@ -10,7 +10,7 @@ import type { PathIssue } from "./zod-issues.js";
 const seconds = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
 
 type Parser<T> = { safeParse(v: unknown): { success: true; data: T } | { success: false } };
-type StopOrStart = Extract<Fault, { kind: "kill" | "stop" | "start" }>;
+type StopOrStart = Extract<Fault, { kind: "kill" | "stop" | "start" | "host-down" }>;
 
 /** The pieces of a possibly invalid scenario that are individually valid, by their index. */
 interface Parts {
@@ -173,7 +173,7 @@ function contention(a: Fault, b: Fault): string | undefined {
     const shared = Object.keys(x.set).filter((k) => k in y.set);
     return shared.length ? `app settings ${shared.join(", ")} of "${x.service}"` : undefined;
   }
-  if (["pause", "resources", "ulimit", "crashloop"].includes(x.kind)) return `${x.kind} of "${x.service}"`;
+  if (["pause", "resources", "ulimit", "crashloop", "host-down"].includes(x.kind)) return `${x.kind} of "${x.service}"`;
   return undefined;
 }
 
@@ -187,8 +187,11 @@ function sameReplicas(a: ServiceFault, b: ServiceFault): boolean {
 
 function checkOverlaps({ faults, loadEnd }: Parts): PathIssue[] {
   const out: PathIssue[] = [];
-  // Instant faults (kill, stop, start, restart) have nothing to revert, so nothing to contend for.
-  const windowed = faults.filter(([, f]) => !["kill", "stop", "start", "restart"].includes(f.kind));
+  // Instant faults (kill, stop, start, restart, a host-down with no duration) have nothing to
+  // revert, so nothing to contend for.
+  const windowed = faults.filter(
+    ([, f]) => !["kill", "stop", "start", "restart"].includes(f.kind) && !(f.kind === "host-down" && f.duration === undefined),
+  );
   const until = (f: Fault) => {
     const d = durationOf(f);
     return d === undefined ? (loadEnd ?? Infinity) : f.at + d;
@@ -205,7 +208,8 @@ function checkOverlaps({ faults, loadEnd }: Parts): PathIssue[] {
   return out;
 }
 
-/** A start only makes sense for replicas an earlier kill or stop took down. */
+/** A start only makes sense for replicas an earlier kill, stop or host-down took down (and that a
+ * host-down's own revert did not bring back). */
 function checkRestarts({ faults, services, allFaults }: Parts): PathIssue[] {
   const out: PathIssue[] = [];
   if (!allFaults) return out;
@@ -213,9 +217,19 @@ function checkRestarts({ faults, services, allFaults }: Parts): PathIssue[] {
   // At equal times starts go first: a kill at the same instant does not count as earlier.
   const rank = (f: Fault) => (f.kind === "start" ? 0 : 1);
   const events = faults
-    .filter((e): e is [number, StopOrStart] => e[1].kind === "kill" || e[1].kind === "stop" || e[1].kind === "start")
+    .flatMap(([i, f]): [number, StopOrStart, boolean][] => {
+      if (f.kind === "kill" || f.kind === "stop" || f.kind === "start") return [[i, f, false]];
+      if (f.kind !== "host-down") return [];
+      if (f.duration === undefined) return [[i, f, false]];
+      // Its revert is an implied start of the same replicas when the duration ends.
+      const back: StopOrStart = { ...f, kind: "start", at: f.at + f.duration };
+      return [
+        [i, f, false],
+        [i, back, true],
+      ];
+    })
     .sort(([i, a], [j, b]) => a.at - b.at || rank(a) - rank(b) || i - j);
-  for (const [i, f] of events) {
+  for (const [i, f, implied] of events) {
     const replicas = services?.get(f.service)?.replicas;
     if (replicas === undefined) continue;
     const down = stopped.get(f.service) ?? new Set<number>();
@@ -228,9 +242,10 @@ function checkRestarts({ faults, services, allFaults }: Parts): PathIssue[] {
       continue;
     }
     const ok = named === undefined ? down.size > 0 : named.every((r) => down.has(r));
-    if (!ok) {
+    if (implied) for (const r of named ?? all) down.delete(r);
+    else if (!ok) {
       const what = named === undefined ? `"${f.service}"` : `replica ${named.join(", ")} of "${f.service}"`;
-      out.push({ path: ["faults", i, "service"], message: `starts ${what}, but no earlier kill or stop took it down` });
+      out.push({ path: ["faults", i, "service"], message: `starts ${what}, but no earlier kill, stop or host-down took it down` });
     } else for (const r of named ?? all) down.delete(r);
   }
   return out;

@@ -122,7 +122,7 @@ describe("reporting every problem", () => {
     const issues = issuesOf(scenario({ services, faults: ["{ at: 1s, kind: boom }"] }));
     expect(brief(issues)).toEqual([
       '5:18 services.cache.kind: unknown kind "redis"; valid kinds: memcached, postgres, haproxy, app, image',
-      '17:21 faults[0].kind: unknown kind "boom"; valid kinds: kill, stop, start, restart, pause, crashloop, latency, bandwidth, timeout, reset_peer, slow_close, slicer, limit_data, partition, ulimit, resources, memory-hog, cpu-stress, app',
+      '17:21 faults[0].kind: unknown kind "boom"; valid kinds: kill, stop, start, restart, pause, host-down, crashloop, latency, bandwidth, timeout, reset_peer, slow_close, slicer, limit_data, partition, ulimit, resources, memory-hog, cpu-stress, app',
     ]);
   });
 
@@ -344,11 +344,13 @@ describe("semantic checks", () => {
 
   it("a start needs an earlier kill of that service", () => {
     expect(brief(issuesOf(scenario({ faults: ["{ at: 5s, kind: start, service: cache }"] })))).toEqual([
-      '17:37 faults[0].service: starts "cache", but no earlier kill or stop took it down',
+      '17:37 faults[0].service: starts "cache", but no earlier kill, stop or host-down took it down',
     ]);
     // Same instant is not earlier; file order does not matter, time does.
     const sameTime = scenario({ faults: ["{ at: 5s, kind: kill, service: cache }", "{ at: 5s, kind: start, service: cache }"] });
-    expect(brief(issuesOf(sameTime))).toEqual(['18:37 faults[1].service: starts "cache", but no earlier kill or stop took it down']);
+    expect(brief(issuesOf(sameTime))).toEqual([
+      '18:37 faults[1].service: starts "cache", but no earlier kill, stop or host-down took it down',
+    ]);
     const reordered = scenario({ faults: ["{ at: 9s, kind: start, service: cache }", "{ at: 5s, kind: kill, service: cache }"] });
     expect(parseScenario(reordered, "t.yaml").faults).toHaveLength(2);
   });
@@ -361,7 +363,36 @@ describe("semantic checks", () => {
         "{ at: 7s, kind: start, service: app, replica: 1 }",
       ],
     });
-    expect(brief(issuesOf(s))).toEqual(['18:37 faults[1].service: starts replica 2 of "app", but no earlier kill or stop took it down']);
+    expect(brief(issuesOf(s))).toEqual([
+      '18:37 faults[1].service: starts replica 2 of "app", but no earlier kill, stop or host-down took it down',
+    ]);
+  });
+});
+
+describe("host-down", () => {
+  it("takes replicas down for a later start; with a duration its own revert brings them back", () => {
+    const s = scenario({
+      faults: [
+        "{ at: 5s, kind: host-down, service: app, replica: 1 }",
+        "{ at: 6s, kind: start, service: app, replica: 1 }",
+        "{ at: 7s, kind: host-down, service: cache, duration: 2s }",
+        "{ at: 10s, kind: start, service: cache }",
+      ],
+    });
+    expect(brief(issuesOf(s))).toEqual(['20:38 faults[3].service: starts "cache", but no earlier kill, stop or host-down took it down']);
+  });
+
+  it("two host-downs of one service with overlapping windows contend; without a duration it is instant", () => {
+    const s = scenario({
+      faults: [
+        "{ at: 5s, kind: host-down, service: cache, duration: 5s }",
+        "{ at: 8s, kind: host-down, service: cache, duration: 5s }",
+        "{ at: 15s, kind: host-down, service: app, replica: 1 }",
+        "{ at: 16s, kind: start, service: app, replica: 1 }",
+        "{ at: 17s, kind: host-down, service: app, replica: 1 }",
+      ],
+    });
+    expect(brief(issuesOf(s))).toEqual(['18:11 faults[1].at: overlaps fault 0 (host-down of "cache", 5s to 10s)']);
   });
 });
 
