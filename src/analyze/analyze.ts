@@ -6,6 +6,8 @@ import type { LoadSample } from "../load/driver.js";
 import type { ComponentsSample } from "../observe/observer.js";
 import type { Fault, Scenario } from "../scenario/schema.js";
 import type { TopologyPlan } from "../topology/plan.js";
+import type { DbCalibration } from "../calibrate/postgres.js";
+import { checkSetup, type Setup } from "./baseline.js";
 import { type Backpressure, backpressure, type Mechanism, mechanisms, median, type Span } from "./mechanisms.js";
 import { buildSeries, type Series } from "./series.js";
 
@@ -25,7 +27,9 @@ export interface Objective {
 }
 
 export interface Analysis {
-  verdict: "cascade" | "no cascade" | "inconclusive";
+  /** "setup did not hold": the baseline was not under the pressure the scenario requires, so
+   * nothing is concluded about the system */
+  verdict: "cascade" | "no cascade" | "inconclusive" | "setup did not hold";
   /** why, in one or two sentences */
   summary: string;
   reasons: string[];
@@ -40,6 +44,9 @@ export interface Analysis {
   expectations: { pass: boolean; checks: Objective[] };
   /** series with a sampler missing, seconds per service */
   gaps: Record<string, number>;
+  /** the baseline as measured, and the scenario's required pressure checked against it (absent in
+   * records written before it existed) */
+  setup?: Setup;
 }
 
 export interface RecordedRun {
@@ -50,6 +57,8 @@ export interface RecordedRun {
   faults: FaultEvent[];
   /** whole-run latency from the load driver's histogram, when known */
   latency?: { p50: number | null; p95: number | null; p99: number | null };
+  /** the databases' calibration at topology up */
+  calibrations?: DbCalibration[];
 }
 
 const DEFAULT_AVAILABILITY = 0.99;
@@ -144,9 +153,13 @@ export function analyze(recorded: RecordedRun): Analysis {
   if (baseSeconds >= 3 && baseUnhealthy > baseSeconds / 3)
     reasons.push(`users were already outside the SLO in ${baseUnhealthy} of ${baseSeconds} baseline seconds`);
 
+  const setup = checkSetup(scenario, s, firstFault, run.calibrations ?? []);
   let verdict: Analysis["verdict"];
   let summary: string;
-  if (reasons.length) {
+  if (setup.failure) {
+    verdict = "setup did not hold";
+    summary = `${setup.failure.charAt(0).toUpperCase()}${setup.failure.slice(1)}. Nothing is concluded about the system: it was not under the pressure the scenario's story needs.`;
+  } else if (reasons.length) {
     verdict = "inconclusive";
     summary = `Inconclusive: ${reasons.join("; ")}.`;
   } else if (usersHit && bp.held === true && recovery.recovered === true && !recovery.metastable) {
@@ -182,6 +195,7 @@ export function analyze(recorded: RecordedRun): Analysis {
     slo: sloGate(run, s, recovery),
     expectations: { pass: true, checks: [] },
     gaps: s.gaps,
+    setup,
   };
 }
 

@@ -2,6 +2,7 @@
 // samples, the fault events and the driver's whole-run latency.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { DbCalibration } from "../calibrate/postgres.js";
 import type { FaultEvent } from "../faults/scheduler.js";
 import type { LoadSample } from "../load/driver.js";
 import type { ComponentsSample } from "../observe/observer.js";
@@ -29,7 +30,8 @@ export function readRunFolder(dir: string): RunFolder {
   const resultFile = join(dir, FILES.result);
   const result = existsSync(resultFile) ? (JSON.parse(readFileSync(resultFile, "utf8")) as Record<string, unknown>) : {};
   const latency = result.latency as RecordedRun["latency"] | undefined;
-  return { run: { scenario, plan, load, components, faults, ...(latency ? { latency } : {}) }, events, result };
+  const calibrations = events.filter((e) => e.type === "calibration").map((e) => (e as { calibration: DbCalibration }).calibration);
+  return { run: { scenario, plan, load, components, faults, calibrations, ...(latency ? { latency } : {}) }, events, result };
 }
 
 export function readRun(dir: string): RecordedRun {

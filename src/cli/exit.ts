@@ -8,5 +8,7 @@ export const EXIT = {
   sloFailed: 4,
   /** the run completed and the scenario's `expect:` block disagrees with the analysis */
   expectationFailed: 5,
+  /** the baseline was not under the pressure the scenario requires: no verdict about the system */
+  setupDidNotHold: 6,
   interrupted: 130,
 } as const;

@@ -63,6 +63,7 @@ export async function runCommand(file: string, o: { images?: string; out?: strin
  * that breaks it (a naive variant rehearsing an outage is supposed to miss its SLO). */
 export function gateExit(a: Analysis | undefined, scenario: Scenario): number {
   if (!a) return EXIT.runFailed;
+  if (a.verdict === "setup did not hold") return EXIT.setupDidNotHold;
   if (!a.expectations.pass) return EXIT.expectationFailed;
   if (!a.slo.pass && scenario.expect?.cascade !== true) return EXIT.sloFailed;
   return EXIT.ok;

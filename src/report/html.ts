@@ -14,6 +14,7 @@ import {
   objectiveRows,
   pathSentences,
   recoverySentence,
+  setupSentences,
   verdictWord,
 } from "./narrative.js";
 
@@ -57,7 +58,7 @@ h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 19px; margin: 32px 0 8p
 h3 { font-size: 16px; margin: 24px 0 2px; }
 .meta, .caption, .files { color: #555; font-size: 13px; margin: 2px 0; }
 .verdict { border-left: 6px solid #888; background: #f4f4f4; padding: 12px 16px; margin: 16px 0; }
-.verdict.cascade { border-color: #c62828; background: #fdecec; } .verdict.no-cascade { border-color: #2e7d32; background: #eaf5ea; }
+.verdict.cascade { border-color: #c62828; background: #fdecec; } .verdict.setup-did-not-hold { border-color: #ef8f00; background: #fff4e0; } .verdict.no-cascade { border-color: #2e7d32; background: #eaf5ea; }
 .verdict .word { font-size: 22px; font-weight: bold; letter-spacing: .02em; }
 .verdict p { margin: 6px 0 0; }
 ol.path { margin: 4px 0; padding-left: 24px; } ul.plain { margin: 4px 0; padding-left: 20px; }
@@ -152,6 +153,13 @@ export function verdictBlock(m: ReportModel, heading = "h2"): string {
   const path = pathSentences(a);
   return `<div class="verdict ${escapeHtml(cls)}"><span class="word">${escapeHtml(verdictWord(a))}</span>
 <p>${escapeHtml(a.summary)}</p>${reasons}</div>
+${
+  a.setup
+    ? `<ul class="plain setup">${setupSentences(a)
+        .map((s) => `<li>${escapeHtml(s)}</li>`)
+        .join("")}</ul>`
+    : ""
+}
 <${heading}>Causal path</${heading}>
 ${path.length ? `<ol class="path">${path.map((s) => `<li>${escapeHtml(s)}</li>`).join("")}</ol>` : "<p>No fault was applied, so there is no path to follow.</p>"}
 <${heading}>Mechanisms</${heading}>

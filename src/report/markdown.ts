@@ -11,6 +11,7 @@ import {
   objectiveRows,
   pathSentences,
   recoverySentence,
+  setupSentences,
   verdictWord,
 } from "./narrative.js";
 
@@ -47,6 +48,7 @@ export function verdictMd(a: Analysis): string[] {
   return [
     `**${verdictWord(a)}** — ${escapeMarkdown(a.summary)}`,
     ...(a.reasons.length ? ["", ...a.reasons.map((r) => `- ${escapeMarkdown(r)}`)] : []),
+    ...(a.setup ? ["", ...setupSentences(a).map((s) => `- ${escapeMarkdown(s)}`)] : []),
     "",
     "**Causal path**",
     "",

@@ -1,6 +1,7 @@
 // The report's words: the verdict, the causal path and the mechanisms as plain sentences, and the
 // rows of the SLO and evidence tables. Plain text here; html.ts and markdown.ts escape it for
 // their format (scenario, fault and container text can hold anything).
+import { describeCheck, describeUtilisation } from "../analyze/baseline.js";
 import type { Analysis, Objective } from "../analyze/analyze.js";
 import type { Mechanism } from "../analyze/mechanisms.js";
 
@@ -16,6 +17,17 @@ const pct = (x: number | null | undefined) => (x === null || x === undefined ? "
 
 export function verdictWord(a: Analysis): string {
   return a.verdict.toUpperCase();
+}
+
+/** The baseline as measured and the pressure the scenario required, as sentences. */
+export function setupSentences(a: Analysis): string[] {
+  if (!a.setup) return [];
+  const w = a.setup.window;
+  const util = describeUtilisation(a.setup.utilisation);
+  return [
+    `Baseline (${w.from}-${w.to} s, before the first fault): ${util || "no utilisation was measured"}.`,
+    ...a.setup.checks.map((c) => `Setup ${c.pass ? "held" : "did NOT hold"}: ${describeCheck(c)} (from ${c.source}).`),
+  ];
 }
 
 /** The causal path as sentences, first the fault, then each component in the order it degraded. */

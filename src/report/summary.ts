@@ -2,6 +2,8 @@
 import type { RunResult } from "../run/run.js";
 import type { WindowStats } from "../analyze/windows.js";
 import type { Analysis } from "../analyze/analyze.js";
+import { describeCheck, describeUtilisation } from "../analyze/baseline.js";
+import { describeCalibration } from "../calibrate/describe.js";
 
 const pct = (v: number | null) => (v === null ? "-" : `${(v * 100).toFixed(1)}%`);
 const ms = (v: number | null) => (v === null ? "-" : `${Math.round(v)}`);
@@ -36,6 +38,7 @@ export function formatSummary(r: RunResult): string {
     "",
     ...table,
     "",
+    ...(r.calibrations?.length ? [...r.calibrations.map((c) => `calibration: ${describeCalibration(c)}`), ""] : []),
     ...(r.analysis ? [...formatAnalysis(r.analysis), ""] : []),
     `faults: ${r.faults.length} events, scheduling lag ${lagFigures(lag)}` +
       (r.faults.some((f) => f.action === "error")
@@ -59,6 +62,13 @@ function lagFigures(lag: number[]): string {
 /** The verdict block: what happened, along which path, through which mechanisms, and the gates. */
 export function formatAnalysis(a: Analysis): string[] {
   const out = [`verdict: ${a.verdict.toUpperCase()} — ${a.summary}`];
+  if (a.setup) {
+    const w = a.setup.window;
+    out.push(`baseline ${w.from}-${w.to} s: ${describeUtilisation(a.setup.utilisation) || "no utilisation measured"}`);
+    for (const [db, ms] of Object.entries(a.setup.cpu_per_xact_ms ?? {}))
+      out.push(`  ${db}: ${ms} ms of CPU per transaction at baseline (cgroup CPU ÷ its own commit + rollback counters)`);
+    for (const c of a.setup.checks) out.push(`  setup ${c.pass ? "held" : "DID NOT HOLD"}  ${describeCheck(c)} (${c.source})`);
+  }
   if (a.path.length > 1) out.push(`path: ${a.path.map((p) => `${p.component} @${p.at_s}s (${p.why})`).join(" → ")}`);
   const shown = [a.primary, ...a.contributing].filter((m) => m !== null);
   for (const m of shown)

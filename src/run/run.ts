@@ -3,12 +3,13 @@
 import { randomBytes } from "node:crypto";
 import { loadScenario } from "../scenario/load.js";
 import type { Scenario } from "../scenario/schema.js";
-import { planTopology, TOXIPROXY_API_PORT, TOXIPROXY_SERVICE, type TopologyPlan } from "../topology/plan.js";
-import { ensureImages } from "../images/build.js";
-import type { ImageSource, Role } from "../images/catalog.js";
+import { planTopology } from "../topology/plan.js";
+import type { ImageSource } from "../images/catalog.js";
+import { calibrationNeeds } from "../calibrate/needs.js";
+import type { DbCalibration } from "../calibrate/postgres.js";
+import { bringUp } from "./up.js";
 import { DockerRuntime } from "../runtime/docker/runtime.js";
 import { reap } from "../runtime/docker/labels.js";
-import { ToxiproxyApi } from "../runtime/toxiproxy.js";
 import type { TeardownReport } from "../runtime/types.js";
 import { Timeline, type FaultEvent } from "../faults/scheduler.js";
 import { runLoad, type LoadSample } from "../load/driver.js";
@@ -39,6 +40,8 @@ export interface RunResult {
   totals: WindowStats;
   windows: WindowStats[];
   faults: FaultEvent[];
+  /** what one CPU-millisecond of each calibrated database is on this host (declared CPU time is converted with it) */
+  calibrations: DbCalibration[];
   /** whole-run latency from the load driver's histogram */
   latency?: { p50: number | null; p95: number | null; p99: number | null; max: number | null };
   analysis?: Analysis;
@@ -71,6 +74,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
   let teardown: TeardownReport | undefined;
   let timeline: Timeline | undefined;
   let stopWatch: (() => void) | undefined;
+  let calibrations: DbCalibration[] = [];
 
   // Leftovers of runs whose harness died (SIGKILL) go first; live concurrent runs are left alone.
   const reaped = await reap(false);
@@ -79,25 +83,12 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
 
   const runtime = new DockerRuntime(runId);
   try {
-    let t = Date.now();
-    progress(`images (${opts.source})`);
-    const { refs } = await ensureImages({ source: opts.source, roles: rolesOf(plan), progress: (l) => progress(`  ${l}`) });
-    timings.images = Date.now() - t;
-    signal.throwIfAborted();
-
-    t = Date.now();
-    progress(`topology up: run ${runId}, ${plan.containers.length} containers`);
-    let toxiproxy: ToxiproxyApi | undefined;
-    await runtime.up(plan, refs, {
-      progress,
-      signal,
-      onReady: async (c) => {
-        if (c.service !== TOXIPROXY_SERVICE) return;
-        toxiproxy = new ToxiproxyApi(await runtime.endpoint(TOXIPROXY_SERVICE, 1, TOXIPROXY_API_PORT));
-        await toxiproxy.createProxies(plan.proxies);
-      },
-    });
-    timings.topology_up = Date.now() - t;
+    const up = await bringUp(plan, runtime, { source: opts.source, progress, signal, calibrate: calibrationNeeds(scenario) });
+    const toxiproxy = up.toxiproxy;
+    calibrations = up.calibrations;
+    timings.images = up.images_ms;
+    timings.topology_up = up.up_ms;
+    for (const c of calibrations) event({ type: "calibration", calibration: c });
     event({ type: "topology", action: "up", ms: timings.topology_up, containers: plan.containers.map((c) => c.host) });
     stopWatch = await runtime.watch((e) => event({ type: "container", ...e }));
 
@@ -113,7 +104,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
       components.push(c);
       record.sample(c);
     });
-    t = Date.now();
+    const t = Date.now();
     const t0 = performance.now();
     observer.start(t0);
     timeline.start(t0);
@@ -160,7 +151,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
   let analysis: Analysis | undefined;
   if (samples.length > 0) {
     try {
-      analysis = analyze({ scenario, plan, load: samples, components, faults, ...(latency ? { latency } : {}) });
+      analysis = analyze({ scenario, plan, load: samples, components, faults, calibrations, ...(latency ? { latency } : {}) });
       analysis.expectations = checkExpectations(analysis, scenario);
       record.write(FILES.analysis, analysis);
       record.write(FILES.junit, junitXml(scenario.name, analysis, samples.length));
@@ -180,6 +171,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     totals: stats("whole run", samples, 0),
     windows: windows(samples, faults),
     faults,
+    calibrations,
     ...(latency ? { latency } : {}),
     ...(analysis ? { analysis } : {}),
     ...(teardown ? { teardown } : {}),
@@ -196,12 +188,6 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     }
   }
   return result;
-}
-
-function rolesOf(plan: TopologyPlan): Role[] {
-  const roles = new Set<Role>();
-  for (const c of plan.containers) if ("role" in c.image) roles.add(c.image.role);
-  return [...roles];
 }
 
 function describeLoad(s: Scenario): string {

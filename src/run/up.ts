@@ -1,7 +1,13 @@
 // Topology up, shared by `cascade run` and the integration tests: images, then containers in
 // dependency order, with Toxiproxy's proxies created as soon as Toxiproxy is ready (before the
-// services that dial through them start).
+// services that dial through them start), and each database that reads cost declared CPU time on
+// calibrated as soon as it is ready (before the apps that convert with it start).
+import type { CalibrationNeed } from "../calibrate/needs.js";
+import { describeCalibration } from "../calibrate/describe.js";
+import { calibratePostgres, type DbCalibration } from "../calibrate/postgres.js";
+import { hostPidOf, processCpuNs } from "../calibrate/procfs.js";
 import { ensureImages } from "../images/build.js";
+import { readCgroup } from "../observe/sources/cgroup.js";
 import type { ImageSource, Role } from "../images/catalog.js";
 import type { DockerRuntime } from "../runtime/docker/runtime.js";
 import { ToxiproxyApi } from "../runtime/toxiproxy.js";
@@ -9,6 +15,7 @@ import { TOXIPROXY_API_PORT, TOXIPROXY_SERVICE, type TopologyPlan } from "../top
 
 export interface UpResult {
   toxiproxy: ToxiproxyApi | undefined;
+  calibrations: DbCalibration[];
   images_ms: number;
   up_ms: number;
 }
@@ -16,7 +23,7 @@ export interface UpResult {
 export async function bringUp(
   plan: TopologyPlan,
   runtime: DockerRuntime,
-  opts: { source: ImageSource; progress: (line: string) => void; signal?: AbortSignal },
+  opts: { source: ImageSource; progress: (line: string) => void; signal?: AbortSignal; calibrate?: CalibrationNeed[] },
 ): Promise<UpResult> {
   const { progress, signal } = opts;
   let t = Date.now();
@@ -28,16 +35,48 @@ export async function bringUp(
   t = Date.now();
   progress(`topology up: run ${runtime.runId}, ${plan.containers.length} containers`);
   let toxiproxy: ToxiproxyApi | undefined;
+  const calibrations: DbCalibration[] = [];
   await runtime.up(plan, refs, {
     progress,
     ...(signal ? { signal } : {}),
     onReady: async (c) => {
-      if (c.service !== TOXIPROXY_SERVICE) return;
-      toxiproxy = new ToxiproxyApi(await runtime.endpoint(TOXIPROXY_SERVICE, 1, TOXIPROXY_API_PORT));
-      await toxiproxy.createProxies(plan.proxies);
+      if (c.service === TOXIPROXY_SERVICE) {
+        toxiproxy = new ToxiproxyApi(await runtime.endpoint(TOXIPROXY_SERVICE, 1, TOXIPROXY_API_PORT));
+        await toxiproxy.createProxies(plan.proxies);
+      }
+      const need = opts.calibrate?.find((n) => n.db === c.service);
+      if (need && c.replica === 1) calibrations.push(await calibrate(plan, runtime, need, progress, signal));
     },
   });
-  return { toxiproxy, images_ms, up_ms: Date.now() - t };
+  return { toxiproxy, calibrations, images_ms, up_ms: Date.now() - t };
+}
+
+/** Measures the database and hands the figure to the apps that read it: the runtime creates each
+ * container when its turn comes, so the later app containers are created with it in their env. */
+async function calibrate(
+  plan: TopologyPlan,
+  runtime: DockerRuntime,
+  need: CalibrationNeed,
+  progress: (line: string) => void,
+  signal: AbortSignal | undefined,
+): Promise<DbCalibration> {
+  const db = plan.containers.find((c) => c.service === need.db && c.replica === 1) as TopologyPlan["containers"][number];
+  let hostPid: number | undefined; // the probing backend's, found once
+  const cal = await calibratePostgres(need.db, await runtime.endpoint(need.db, 1, db.port), {
+    cpuNs: async () => {
+      const st = await runtime.state(need.db, 1);
+      return st.running ? readCgroup(st.id)?.cpu_ns : undefined;
+    },
+    backendCpuNs: async (nsPid) => {
+      hostPid ??= hostPidOf(nsPid, await runtime.pids(need.db, 1));
+      return hostPid === undefined ? undefined : processCpuNs(hostPid);
+    },
+    declaredMs: need.declaredMs,
+    ...(signal ? { signal } : {}),
+  });
+  for (const c of plan.containers) if (need.apps.includes(c.service)) c.env.DB_ROWS_PER_CPU_MS = String(cal.rows_per_cpu_ms);
+  progress(`  ${describeCalibration(cal)}`);
+  return cal;
 }
 
 export function rolesOf(plan: TopologyPlan): Role[] {

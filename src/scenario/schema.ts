@@ -1,7 +1,7 @@
 // The scenario format, defined once: zod validates it, the TypeScript types are inferred from it,
 // and `cascade schema` turns it into JSON Schema for editor completion.
 import { z } from "zod";
-import { parseBytes, parseDuration, parsePercent } from "./units.js";
+import { parseBytes, parseDuration, parsePercent, parseShareRange } from "./units.js";
 
 /** "30s", "500ms", "2m", "1h", or a number of seconds → milliseconds. */
 export const Duration = z
@@ -137,6 +137,15 @@ export const StopFault = z.strictObject({ ...FaultBase, ...Targets, kind: z.lite
 export const StartFault = z.strictObject({ ...FaultBase, ...Targets, kind: z.literal("start") });
 export const RestartFault = z.strictObject({ ...FaultBase, ...Targets, kind: z.literal("restart") });
 export const PauseFault = z.strictObject({ ...FaultBase, ...Targets, ...Window, kind: z.literal("pause") });
+/** The whole host is lost: name and address go with the process (a kill leaves them: peers are refused). */
+export const HostDownFault = z.strictObject({
+  ...FaultBase,
+  ...Targets,
+  kind: z.literal("host-down"),
+  duration: PositiveDuration.optional().meta({
+    description: "the host and then the service come back after this long (waited ready); down until a start when absent",
+  }),
+});
 export const CrashLoopFault = z.strictObject({
   ...FaultBase,
   ...Targets,
@@ -232,6 +241,7 @@ export const Fault = z.discriminatedUnion("kind", [
   StartFault,
   RestartFault,
   PauseFault,
+  HostDownFault,
   CrashLoopFault,
   LatencyFault,
   BandwidthFault,
@@ -274,6 +284,46 @@ export const Expect = z.strictObject({
   backpressure: z.enum(["held", "failed"]).optional().meta({ description: "shedding must hold (or fail) for admitted requests" }),
 });
 
+/** "40%..80%", "..50%", "150%.." or "60%" (at least) → a range of shares of a limit. */
+export const ShareRangeField = z
+  .union([z.string(), z.number()])
+  .transform((v, ctx) => {
+    const r = parseShareRange(v);
+    if (r === undefined) {
+      ctx.addIssue({ code: "custom", message: `not a range of shares: ${JSON.stringify(v)} (use e.g. 40%..80%, ..50%, 150%..)` });
+      return z.NEVER;
+    }
+    return r;
+  })
+  .meta({ description: 'A range of shares of a limit: "40%..80%", "..50%" (at most), "150%.." (at least)' });
+
+/** What each baseline metric measures; the analysis says where each number came from. */
+export const BASELINE_METRICS = {
+  cpu: "CPU used, as a share of the service's CPU limit in force (cgroup CPU time, mean over the window and replicas)",
+  memory: "working-set memory as a share of the memory limit (cgroup; the fullest replica)",
+  busy: "reference app: requests in flight as a share of its prefork slots (app_in_flight / app_workers)",
+  "cpu-uncached":
+    "postgres: the CPU the baseline request rate would need if every request read the database, as a share of its CPU limit (the per-read CPU measured at calibration × requests per second)",
+} as const;
+export type BaselineMetric = keyof typeof BASELINE_METRICS;
+
+const BaselineRequirement = z.strictObject(
+  Object.fromEntries(Object.entries(BASELINE_METRICS).map(([k, d]) => [k, ShareRangeField.optional().meta({ description: d })])) as Record<
+    BaselineMetric,
+    z.ZodOptional<typeof ShareRangeField>
+  >,
+);
+
+export const Baseline = z.strictObject({
+  window: PositiveDuration.default(5000).meta({
+    description: "length of the baseline window checked, ending at the first fault (the whole run when there is none)",
+  }),
+  require: z
+    .record(ServiceName, BaselineRequirement)
+    .default({})
+    .meta({ description: "service → metric → range: the pressure the scenario's story needs before the first fault" }),
+});
+
 export const Scenario = z.strictObject({
   $schema: z.string().optional(),
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "letters, digits, '.', '_' and '-'"),
@@ -282,6 +332,10 @@ export const Scenario = z.strictObject({
   links: z.array(Link).default([]),
   load: Load,
   faults: z.array(Fault).default([]),
+  baseline: Baseline.optional().meta({
+    description:
+      "the pressure the story needs at baseline; when the measured baseline is outside it the run ends 'setup did not hold' (exit 6), with no verdict about the system",
+  }),
   slo: Slo.default({}),
   expect: Expect.optional().meta({ description: "what a CI gate checks: the run fails (exit 5) when the analysis disagrees" }),
 });
@@ -298,6 +352,7 @@ export type StopFault = z.output<typeof StopFault>;
 export type StartFault = z.output<typeof StartFault>;
 export type RestartFault = z.output<typeof RestartFault>;
 export type PauseFault = z.output<typeof PauseFault>;
+export type HostDownFault = z.output<typeof HostDownFault>;
 export type CrashLoopFault = z.output<typeof CrashLoopFault>;
 export type LatencyFault = z.output<typeof LatencyFault>;
 export type PartitionFault = z.output<typeof PartitionFault>;
@@ -308,6 +363,7 @@ export type CpuStressFault = z.output<typeof CpuStressFault>;
 export type AppFault = z.output<typeof AppFault>;
 export type Readiness = z.output<typeof Readiness>;
 export type Slo = z.output<typeof Slo>;
+export type Baseline = z.output<typeof Baseline>;
 export type Expect = z.output<typeof Expect>;
 
 /** The link's name as used in faults and as the Toxiproxy proxy name. */

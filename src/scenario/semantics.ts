@@ -3,7 +3,7 @@
 //
 // They run on every part of the file that passed the schema on its own, even when other parts
 // failed, so one run reports a bad link next to a type error instead of one after the other.
-import { Fault, isLinkFault, Link, Load, RatePhase, Service, type ServiceFault } from "./schema.js";
+import { Baseline, Fault, isLinkFault, Link, Load, RatePhase, Service, type ServiceFault } from "./schema.js";
 import type { PathIssue } from "./zod-issues.js";
 
 // Timeline points in plain seconds, as authors write `at:`; formatMs would round 61s to "1.0m".
@@ -26,6 +26,7 @@ interface Parts {
    * was it killed earlier?) would otherwise blame a valid entry for an invalid one. */
   allLinks: boolean;
   allFaults: boolean;
+  baseline?: Baseline;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -50,6 +51,8 @@ function salvage(raw: Record<string, unknown>): Parts {
   const parts: Parts = { links, faults, allLinks: links.length === count(raw.links), allFaults: faults.length === count(raw.faults) };
   if (isObject(raw.services) && Object.keys(raw.services).length > 0)
     parts.services = new Map(Object.entries(raw.services).map(([name, s]) => [name, valid(Service, s)]));
+  const baseline = valid(Baseline, raw.baseline);
+  if (baseline) parts.baseline = baseline;
   const load = isObject(raw.load) ? raw.load : {};
   parts.target = valid(Load.shape.target, load.target);
   if (Array.isArray(load.phases) && load.phases.length > 0) {
@@ -61,7 +64,47 @@ function salvage(raw: Record<string, unknown>): Parts {
 
 export function checkScenario(raw: Record<string, unknown>): PathIssue[] {
   const parts = salvage(raw);
-  return [...checkReferences(parts), ...checkLinks(parts), ...checkFaults(parts), ...checkTimeline(parts)];
+  return [...checkReferences(parts), ...checkLinks(parts), ...checkFaults(parts), ...checkTimeline(parts), ...checkBaseline(parts)];
+}
+
+// A baseline requirement must be measurable: a share of a limit needs that limit, occupancy needs
+// the reference app's slots, an uncached demand needs a database whose reads cost declared CPU.
+function checkBaseline(parts: Parts): PathIssue[] {
+  const out: PathIssue[] = [];
+  for (const [name, req] of Object.entries(parts.baseline?.require ?? {})) {
+    const at = (metric: string) => ["baseline", "require", name, metric];
+    const message = unknownService(parts, name);
+    if (message) {
+      out.push({ path: ["baseline", "require", name], message });
+      continue;
+    }
+    const svc = parts.services?.get(name);
+    if (!svc) continue;
+    if (req.cpu && svc.cpus === undefined)
+      out.push({
+        path: at("cpu"),
+        message: `service ${name} has no cpus limit: give it one so its CPU share means the same on every host`,
+      });
+    if (req.memory && svc.memory === undefined) out.push({ path: at("memory"), message: `service ${name} has no memory limit` });
+    if (req.busy && svc.kind !== "app")
+      out.push({ path: at("busy"), message: `busy is the reference app's slot occupancy; ${name} is ${svc.kind}` });
+    if (req["cpu-uncached"]) {
+      const readers = parts.links
+        .map(([, l]) => l)
+        .filter((l) => l.to === name)
+        .map((l) => parts.services?.get(l.from))
+        .filter((s) => s?.kind === "app" && Number((s.config as Record<string, unknown>).dbQueryCpuMs ?? 0) > 0);
+      if (svc.kind !== "postgres")
+        out.push({ path: at("cpu-uncached"), message: `cpu-uncached is a database's demand; ${name} is ${svc.kind}` });
+      else if (svc.cpus === undefined) out.push({ path: at("cpu-uncached"), message: `service ${name} has no cpus limit` });
+      else if (readers.length === 0)
+        out.push({
+          path: at("cpu-uncached"),
+          message: `no app linked to ${name} declares dbQueryCpuMs, so its reads have no CPU cost to measure`,
+        });
+    }
+  }
+  return out;
 }
 
 function unknownService(parts: Parts, name: string): string | undefined {

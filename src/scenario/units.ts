@@ -46,6 +46,40 @@ export function parsePercent(v: number | string): number | undefined {
   return p >= 0 && p <= 1 ? p : undefined;
 }
 
+export interface ShareRange {
+  min?: number;
+  max?: number;
+}
+
+/** "40%..80%" | "..50%" | "150%.." | "60%" (at least) → shares, which may pass 100 % (a demand of
+ * 1.8 = 180 % of a limit). Bounds are given with %; the lower must not exceed the upper. */
+export function parseShareRange(v: string | number): ShareRange | undefined {
+  if (typeof v === "number") return Number.isFinite(v) && v >= 0 ? { min: v } : undefined;
+  const share = (x: string): number | undefined => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(x);
+    return m ? Number(m[1]) / 100 : undefined;
+  };
+  const parts = v.split("..");
+  if (parts.length === 1) {
+    const min = share(v);
+    return min === undefined ? undefined : { min };
+  }
+  if (parts.length !== 2) return undefined;
+  const [lo, hi] = parts.map((p) => p.trim()) as [string, string];
+  const min = lo === "" ? undefined : share(lo);
+  const max = hi === "" ? undefined : share(hi);
+  if ((lo !== "" && min === undefined) || (hi !== "" && max === undefined) || (min === undefined && max === undefined)) return undefined;
+  if (min !== undefined && max !== undefined && min > max) return undefined;
+  return { ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) };
+}
+
+export const formatShareRange = (r: ShareRange): string =>
+  r.min !== undefined && r.max !== undefined
+    ? `${Math.round(r.min * 100)}–${Math.round(r.max * 100)} %`
+    : r.min !== undefined
+      ? `at least ${Math.round(r.min * 100)} %`
+      : `at most ${Math.round((r.max ?? 0) * 100)} %`;
+
 export function formatMs(ms: number): string {
   if (ms >= 60_000) return `${(ms / 60_000).toFixed(ms % 60_000 ? 1 : 0)}m`;
   if (ms >= 1000) return `${(ms / 1000).toFixed(ms % 1000 ? 1 : 0)}s`;

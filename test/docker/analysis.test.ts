@@ -10,13 +10,13 @@ import { parseScenario } from "../../src/scenario/load.js";
 
 const out = mkdtempSync(join(tmpdir(), "cascade-analysis-"));
 
-/** No cache: every request is a query that burns ~12 ms of a 0.5-CPU database (~40 queries/s of
- * capacity) against 30 req/s. A 6 s brownout (200 ms on the link, 150 ms query timeout) fails
- * every attempt; with 4 attempts the database then gets ~3× what it can serve. */
+/** No cache: every request is a query that burns 8 ms of CPU (calibrated on the host) of a 0.5-CPU
+ * database (~60 queries/s of capacity) against 30 req/s, checked at baseline (30-70 % of its CPU). A 6 s brownout (300 ms on the link, 250 ms query timeout) fails
+ * every attempt; with 4 attempts the database then gets ~2× what it can serve. */
 const scenario = (retryAttempts: number) => `
 name: brownout-retries-${retryAttempts}
 services:
-  app: { kind: app, config: { keys: 50, dbQueryCost: 36000, dbQueryTimeoutMs: 150, dbPoolSize: 20, retryAttempts: ${retryAttempts}, retryBackoff: none } }
+  app: { kind: app, config: { keys: 50, dbQueryCpuMs: 8, dbQueryTimeoutMs: 250, dbPoolSize: 20, retryAttempts: ${retryAttempts}, retryBackoff: none } }
   db: { kind: postgres, cpus: 0.5 }
 links:
   - { from: app, to: db }
@@ -25,8 +25,9 @@ load:
   timeout: 2s
   phases: [{ duration: 40s, rate: 30 }]
 faults:
-  - { name: brownout, at: 8s, kind: latency, link: app->db, latency: 200ms, duration: 6s }
+  - { name: brownout, at: 8s, kind: latency, link: app->db, latency: 300ms, duration: 6s }
 slo: { availability: 95%, recovery: 15s }
+baseline: { require: { db: { cpu: 30%..70% } } }
 `;
 
 async function run(attempts: number): Promise<RunResult> {
