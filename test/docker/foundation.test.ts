@@ -95,7 +95,8 @@ describe("cascade run on a real topology", () => {
   });
 
   it("tears everything down and says so", async () => {
-    expect(result.teardown?.containers).toBe(6); // toxiproxy, cache, db, 2 × app, lb
+    // toxiproxy, and cache, db, 2 × app, lb each with its network holder
+    expect(result.teardown?.containers).toBe(11);
     expect(result.teardown?.networks).toBe(1);
     expect(await objectsOfRun(result.run_id)).toEqual({ containers: 0, networks: 0 });
     const stored = JSON.parse(readFileSync(join(result.dir, "result.json"), "utf8")) as RunResult;
