@@ -1,7 +1,7 @@
 import http from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { describe, expect, it, type TestContext } from "vitest";
-import { isLoopbackUrl, type LoadSample, type LoadSummary, runLoad } from "../../src/load/driver.js";
+import { isLoopbackUrl, type LoadSample, type LoadSummary, type RatePhase, runLoad } from "../../src/load/driver.js";
 import { BAD, COMPLETE, NEED_MORE, ResponseFramer } from "../../src/load/http1.js";
 import { Schedule } from "../../src/load/schedule.js";
 
@@ -45,6 +45,24 @@ async function startServer(ctx: TestContext, handler: Handler = ok): Promise<Tes
   ctx.onTestFinished(() => s.close());
   return s;
 }
+
+/**
+ * How late each request reached the server, ms: the i-th arrival in time order minus the
+ * intended time of arrival i, counted from `start` (taken before runLoad, so at or before the
+ * driver's own start). Never negative for a driver that sends nothing before its time: the
+ * first i + 1 arrivals include a request k ≥ i, which went out after timeOf(k) ≥ timeOf(i).
+ * Late by however late the event loop ran (tens of ms beside a busy neighbour, now and then a
+ * freeze of half a second) plus the driver's start-up after `start`, which `relative` takes out:
+ * there, each is counted from the least late one.
+ */
+function lateness(arrivals: readonly number[], start: number, phases: RatePhase[]): { late: number[]; relative: number[] } {
+  const sched = new Schedule(phases);
+  const late = [...arrivals].sort((a, b) => a - b).map((t, i) => t - start - sched.timeOf(i));
+  const least = Math.min(...late);
+  return { late, relative: late.map((x) => x - least) };
+}
+
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 const KEYS = ["offered", "sent", "dropped", "completed", "s2xx", "s3xx", "s4xx", "s5xx", "errors", "timeouts"] as const;
 
@@ -170,6 +188,9 @@ describe("runLoad", () => {
   // The open-model property. The target holds every request that arrives in a 1 s window
   // and answers them all at its end: a closed-loop driver would stop sending; this one must
   // keep sending at the planned rate (new connections), and p99 must show the stall.
+  // The bounds hold beside a busy neighbour, where this event loop (driver and target both)
+  // runs tens of ms late; the share sent during a stall to the percent is `npm run bench:load`'s
+  // figure (a), with the target in a process of its own.
   it("keeps sending on schedule while responses are blocked, and p99 covers the stall", async (ctx) => {
     const held: http.ServerResponse[] = [];
     let from = Number.POSITIVE_INFINITY;
@@ -181,26 +202,41 @@ describe("runLoad", () => {
     });
     const rate = 300;
     const stallMs = 1000;
+    const stallAt = 500;
     const start = performance.now();
-    from = start + 500;
+    from = start + stallAt;
     to = from + stallMs;
     const release = setTimeout(() => {
       for (const r of held) r.end("late");
     }, to - start);
     ctx.onTestFinished(() => clearTimeout(release));
-    const sum = await runLoad({ url: srv.url, phases: [{ duration: 2500, rate }], timeout: 5000, connections: 2000 }, {});
+    const phases = [{ duration: 2500, rate }];
+    const sum = await runLoad({ url: srv.url, phases, timeout: 5000, connections: 2000 }, {});
     const planned = (rate * stallMs) / 1000;
-    // sent while blocked, counted at the server: within 1 % of planned
-    expect(Math.abs(held.length - planned)).toBeLessThanOrEqual(planned * 0.01);
     expect(sum.totals.dropped).toBe(0);
     expect(sum.totals.sent).toBe(sum.totals.offered);
     expect(sum.totals.completed).toBe(sum.totals.sent);
-    expect(sum.connections.peak).toBeGreaterThanOrEqual(planned);
-    // latency from the intended send time: the first held request waited the whole stall
+    expect(srv.arrivals).toHaveLength(sum.totals.sent);
+    // Sent on the clock while blocked, counted at the server: no request came before its
+    // intended time, and those planned inside the stall came, in the median, less than a
+    // quarter of the stall after it. A driver that waits for responses sends those after the
+    // release — half the stall late in the median — and the target holds only as many as the
+    // driver had connections busy, not half of the planned 300.
+    const { late, relative } = lateness(srv.arrivals, start, phases);
+    expect(Math.min(...late)).toBeGreaterThanOrEqual(0);
+    expect(median(relative.slice((rate * stallAt) / 1000, (rate * (stallAt + stallMs)) / 1000))).toBeLessThan(stallMs / 4);
+    expect(held.length).toBeGreaterThan(planned / 2);
+    expect(sum.connections.peak).toBeGreaterThanOrEqual(held.length); // each held request on a connection of its own
+    // Latency from the intended send time: the 8 requests planned in the stall's first 27 ms
+    // (the top 1 %) were held until its end, so they waited ≥ 97 % of it however late they went.
     expect(sum.latency.p99 ?? 0).toBeGreaterThanOrEqual(0.95 * stallMs);
     expect(sum.latency.max ?? 0).toBeGreaterThanOrEqual(0.98 * stallMs);
-    expect(sum.samples[1]?.p99 ?? 0).toBeGreaterThanOrEqual(0.95 * stallMs); // released in second 1
-    expect(sum.samples[0]?.p99 ?? Number.POSITIVE_INFINITY).toBeLessThan(100);
+    // It shows in the second the responses came back (1, or 2 if the release ran half a second
+    // late), not in second 0 where half of the held requests were planned. Charged to their
+    // intended second, second 0's p99 would be ≥ 98 % of the stall (its top 4 were planned in
+    // the stall's first 13 ms); counted right, it is how late this event loop ran in second 0.
+    expect(Math.max(...sum.samples.slice(1).map((s) => s.p99 ?? 0))).toBeGreaterThanOrEqual(0.95 * stallMs);
+    expect(sum.samples[0]?.p99 ?? Number.POSITIVE_INFINITY).toBeLessThan(0.9 * stallMs);
     checkAccounting(sum);
   });
 
@@ -213,28 +249,39 @@ describe("runLoad", () => {
     ctx.onTestFinished(() => clearTimeout(block));
     const sum = await runLoad({ url: srv.url, phases: [{ duration: 1000, rate: 100 }], timeout: 1000, connections: 100 }, {});
     expect(sum.totals.sent).toBe(100); // sent late, not skipped
+    // The request planned in the block's first 10 ms went out at its end: ≥ 190 ms late,
+    // however late the block itself started.
     expect(sum.latency.max ?? 0).toBeGreaterThanOrEqual(190);
-    expect(sum.latency.p50 ?? Number.POSITIVE_INFINITY).toBeLessThan(50);
+    // Only the ≈ 20 planned during the block are late. A driver that drifted (timing each
+    // arrival from the previous send) would send the ≈ 60 after it ≥ 190 ms late too: p50 ≥ 190.
+    expect(sum.latency.p50 ?? Number.POSITIVE_INFINITY).toBeLessThan(100);
     checkAccounting(sum);
   });
 });
 
-// Independent of precise timing, so they share the event loop.
+// Independent of precise timing, so they share the event loop: what they assert holds when it
+// runs late (each other's traffic, a busy neighbour), and says how a broken driver would fail.
 describe.concurrent("runLoad accounting", () => {
   it("steady rate on kept-alive connections, status classes live per second", async (ctx) => {
     let mode = 200;
+    const answered = { 200: 0, 503: 0 };
     const srv = await startServer(ctx, (_req, res) => {
       res.statusCode = mode;
+      answered[mode as 200 | 503]++;
       res.end("ok");
     });
     const calledAt: number[] = [];
+    let arrivalsAtFirstSample = -1;
     const t0 = performance.now();
     const sum = await runLoad(
       { url: srv.url, phases: [{ duration: 2000, rate: 100 }], timeout: 1000, connections: 100 },
       {
         onSample: (s) => {
           calledAt.push(performance.now() - t0);
-          if (s.t === 0) mode = 503;
+          if (s.t === 0) {
+            mode = 503;
+            arrivalsAtFirstSample = srv.arrivals.length;
+          }
         },
       },
     );
@@ -243,11 +290,29 @@ describe.concurrent("runLoad accounting", () => {
     expect(srv.arrivals).toHaveLength(200);
     expect(sum.totals.completed).toBe(200);
     const [s0, s1] = sum.samples as [LoadSample, LoadSample];
-    expect(s0.s2xx).toBeGreaterThanOrEqual(98);
-    expect(s1.s5xx).toBeGreaterThanOrEqual(98);
-    expect(srv.connections()).toBeLessThanOrEqual(5); // keep-alive, not a connection per request
+    // The target turns to 503 when second 0 is reported, so the status classes show when that
+    // was. Each class counts what the target sent. Nothing counts in second 0 after the switch;
+    // second 1's requests go out after it (the tick that reports second 0 dispatches first, but
+    // the target reads them later), so all but a stray one are 503 — a driver that reported at
+    // the end, or a second late, would count none. Second 0 keeps all its 200s but those still
+    // in flight at the switch (one per 10 ms this event loop ran late then; they count in
+    // second 1); a driver counting outcomes in a later second would keep none.
+    expect(s0.s2xx + s1.s2xx).toBe(answered[200]);
+    expect(s1.s5xx).toBe(answered[503]);
+    expect(s0.s5xx).toBe(0);
+    expect(s1.s5xx).toBeGreaterThanOrEqual(95);
+    expect(s0.s2xx).toBeGreaterThanOrEqual(25);
+    // Keep-alive, not a connection per request: every connection opened stayed open and was
+    // reused. How many is the largest burst of arrivals that found none idle — one per 10 ms
+    // the loop ran late, ≤ 5 on a quiet machine, 55 after a half-second freeze beside a busy
+    // neighbour; a connection per request opens 200.
+    expect(srv.connections()).toBe(sum.connections.opened);
+    expect(sum.connections.opened).toBe(sum.connections.peak);
+    expect(sum.connections.opened).toBeLessThanOrEqual(100);
+    // Live: second 0 reported after it ended, and before the run's last request went out.
     expect(calledAt[0] ?? 0).toBeGreaterThan(990);
-    expect(calledAt[0] ?? 0).toBeLessThan(1500); // live, not at the end
+    expect(arrivalsAtFirstSample).toBeGreaterThanOrEqual(0);
+    expect(arrivalsAtFirstSample).toBeLessThan(200);
     checkAccounting(sum);
   });
 
@@ -266,30 +331,46 @@ describe.concurrent("runLoad accounting", () => {
 
   it("follows a ramp: offered per second and arrival times at the server", async (ctx) => {
     const srv = await startServer(ctx);
+    const phases = [{ duration: 2000, rate: 0, to: 200 }];
     const start = performance.now();
-    const sum = await runLoad({ url: srv.url, phases: [{ duration: 2000, rate: 0, to: 200 }], timeout: 1000, connections: 100 }, {});
+    const sum = await runLoad({ url: srv.url, phases, timeout: 1000, connections: 100 }, {});
     expect(sum.samples.map((s) => s.offered)).toEqual([50, 150]);
     expect(sum.totals.sent).toBe(200);
-    const inFirst = srv.arrivals.filter((t) => t - start < 1000).length;
-    expect(Math.abs(inFirst - 50)).toBeLessThanOrEqual(2);
-    const inFirstHalf = srv.arrivals.filter((t) => t - start < 500).length;
-    expect(Math.abs(inFirstHalf - 12)).toBeLessThanOrEqual(2); // N(500 ms) = 12.5
+    expect(srv.arrivals).toHaveLength(200);
+    // At the server: no request before its intended time, so at most N(1 s) = 50 in the first
+    // second and N(500 ms) = 12.5 in its first half, where a constant 100 req/s would send 100
+    // and 50. In the median they came less than 50 ms after it: a busy machine delays some by
+    // tens of ms; a driver off the ramp is off by hundreds.
+    const { late, relative } = lateness(srv.arrivals, start, phases);
+    expect(Math.min(...late)).toBeGreaterThanOrEqual(0);
+    expect(median(relative)).toBeLessThan(50);
+    expect(srv.arrivals.filter((t) => t - start < 1000).length).toBeLessThanOrEqual(50);
+    expect(srv.arrivals.filter((t) => t - start < 500).length).toBeLessThanOrEqual(12);
     checkAccounting(sum);
   });
 
   it("counts timeouts at the deadline and stops at the planned end plus the timeout", async (ctx) => {
     const srv = await startServer(ctx, () => {}); // never answers
     const t0 = performance.now();
-    const sum = await runLoad({ url: srv.url, phases: [{ duration: 1000, rate: 50 }], timeout: 300, connections: 1000 }, {});
+    // 800 ms: time to connect and reach the target even after a freeze of this event loop.
+    const timeout = 800;
+    const sum = await runLoad({ url: srv.url, phases: [{ duration: 1000, rate: 50 }], timeout, connections: 1000 }, {});
     const elapsed = performance.now() - t0;
     expect(sum.totals.sent).toBe(50);
     expect(sum.totals.timeouts).toBe(50);
     expect(sum.totals.completed).toBe(0);
     expect(srv.arrivals).toHaveLength(50);
-    // every request recorded at its deadline (lower bound of its latency)
-    expect(sum.latency.p50 ?? 0).toBeGreaterThanOrEqual(300);
-    expect(sum.latency.max ?? 0).toBeLessThan(400);
-    expect(elapsed).toBeLessThan(1000 + 300 + 300);
+    // Every request recorded at its deadline (a lower bound of its latency), give or take this
+    // event loop running late: the median by less than a quarter of a second, where a driver
+    // expiring requests on whole seconds would add half of one, and one waiting for the
+    // planned end more. The latest, by less than 0.6 s; on whole seconds, the request due at
+    // 1010 ms would wait until 2 s.
+    expect(sum.latency.p50 ?? 0).toBeGreaterThanOrEqual(timeout);
+    expect(sum.latency.p50 ?? Number.POSITIVE_INFINITY).toBeLessThan(timeout + 250);
+    expect(sum.latency.max ?? Number.POSITIVE_INFINITY).toBeLessThan(timeout + 600);
+    // Done at the last deadline (990 ms + timeout), and not hanging on.
+    expect(elapsed).toBeGreaterThanOrEqual(990 + timeout);
+    expect(elapsed).toBeLessThan(990 + timeout + 600);
     checkAccounting(sum);
   });
 
@@ -359,14 +440,18 @@ describe.concurrent("runLoad accounting", () => {
     const srv = await startServer(ctx);
     const ac = new AbortController();
     const seen: LoadSample[] = [];
-    const t0 = performance.now();
-    setTimeout(() => ac.abort(), 1300);
+    let abortedAt = Number.POSITIVE_INFINITY;
+    setTimeout(() => {
+      abortedAt = performance.now();
+      ac.abort();
+    }, 1300);
     const sum = await runLoad(
       { url: srv.url, phases: [{ duration: 10_000, rate: 50 }], timeout: 1000, connections: 1000 },
       { onSample: (s) => seen.push(s), signal: ac.signal },
     );
-    const elapsed = performance.now() - t0;
-    expect(elapsed).toBeLessThan(1800);
+    // At the abort (the promise settles from the abort event itself), not at the driver's next
+    // tick, second or the planned end 10 s in.
+    expect(performance.now() - abortedAt).toBeLessThan(200);
     expect(sum.samples).toHaveLength(2);
     expect(seen).toEqual(sum.samples); // the partial second was reported too
     // the partial second's offered load is what had come due by the abort
