@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { type ComponentsSample, Observer } from "../../src/observe/observer.js";
 import { appReading, type Sampler } from "../../src/observe/samplers.js";
 import { parseHaproxyCsv } from "../../src/observe/sources/haproxy.js";
@@ -19,12 +19,24 @@ describe("Observer", () => {
       { name: "app-1", source: "metrics", read: () => new Promise(() => {}) },
     ];
     const got: ComponentsSample[] = [];
-    const obs = new Observer(samplers, (s) => got.push(s), { intervalMs: 100, timeoutMs: 50 });
-    obs.start(performance.now());
-    await new Promise((r) => setTimeout(r, 330));
-    await obs.stop();
-    expect(got.length).toBeGreaterThanOrEqual(4);
-    expect(got.map((s) => s.t)).toEqual([...got.keys()]);
+    // On a fake clock (timers, performance.now, Date): the ticks are exact, however busy the
+    // machine — on a real one a late tick could leave too few before stop().
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance", "Date"] });
+    const start = Date.now();
+    try {
+      const obs = new Observer(samplers, (s) => got.push(s), { intervalMs: 100, timeoutMs: 50 });
+      obs.start(performance.now());
+      await vi.advanceTimersByTimeAsync(330);
+      const stopped = obs.stop();
+      await vi.advanceTimersByTimeAsync(100); // the readings in progress wait out the slow sampler
+      await stopped;
+    } finally {
+      vi.useRealTimers();
+    }
+    // Readings at 0, 100, 200 and 300 ms, then the last at stop(): the slow sampler's 50 ms
+    // never delays the next tick (ticks counted from each reading's end would fall at 0, 150, 300).
+    expect(got.map((s) => s.t)).toEqual([0, 1, 2, 3, 4]);
+    expect(got.slice(0, 4).map((s) => Date.parse(s.ts) - start)).toEqual([0, 100, 200, 300]);
     for (const s of got) {
       expect(s.readings["cache-1.memcached"]).toBeDefined();
       expect(s.missing["db-1.postgres"]).toBe("connection refused");
