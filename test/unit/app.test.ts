@@ -122,11 +122,12 @@ describe("read-through", () => {
 describe("memcached wrapper", () => {
   it("fails fast on a closed port, stays down for failoverMs, then reconnects", async () => {
     const port = await closedPort();
-    const cache = new MemcachedCache(`127.0.0.1:${port}`, { timeoutMs: 500, failoverMs: 150 });
+    // Fast means at the refusal, well before the 2 s deadline (the margin is for a busy machine).
+    const cache = new MemcachedCache(`127.0.0.1:${port}`, { timeoutMs: 2000, failoverMs: 150 });
     try {
       let t = Date.now();
       await expect(cache.get("item:1")).rejects.toThrow(/ECONNREFUSED|connect/);
-      expect(Date.now() - t).toBeLessThan(400);
+      expect(Date.now() - t).toBeLessThan(1000);
       expect(cache.isDown).toBe(true);
       await expect(cache.get("item:1")).rejects.toThrow(/marked down/);
 
@@ -136,7 +137,7 @@ describe("memcached wrapper", () => {
         t = Date.now();
         expect(await cache.get("item:1")).toBeNull();
         await cache.set("item:1", "v", 60);
-        expect(Date.now() - t).toBeLessThan(400);
+        expect(Date.now() - t).toBeLessThan(1000);
       } finally {
         await server.close();
       }
@@ -153,7 +154,8 @@ describe("memcached wrapper", () => {
       const t = Date.now();
       const results = await Promise.allSettled([cache.get("a"), cache.get("b"), cache.get("c")]);
       expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
-      expect(Date.now() - t).toBeLessThan(400);
+      // At the 100 ms deadline, not memjs' own 60 s (the margin is for a busy machine).
+      expect(Date.now() - t).toBeLessThan(1000);
       expect(cache.isDown).toBe(true);
     } finally {
       await cache.close();
