@@ -60,7 +60,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async up(plan: TopologyPlan, images: ImageRefs, { progress, signal, onReady }: UpOptions): Promise<void> {
-    const holderImage = plan.containers.some(needsHolder) ? (images.holder ?? (await holderFallback(progress))) : "";
+    const holderImage = plan.containers.some(needsHolder) ? (images.holder ?? (await holderFallback(images, progress))) : "";
     await this.d.createNetwork({
       Name: this.networkName,
       Driver: "bridge",
@@ -387,10 +387,18 @@ function crashFromHost(pid: number, id: string, sig: string): boolean {
   }
 }
 
-/** The holder's image when the caller did not resolve it with the other roles: the image source
- * chosen on this machine (CASCADE_IMAGES, then `images build`'s choice), built or pulled if missing. */
-async function holderFallback(progress: (line: string) => void): Promise<string> {
-  const [{ ensureImages }, { resolveSource }] = await Promise.all([import("../../images/build.js"), import("../../images/source.js")]);
-  const { refs } = await ensureImages({ source: resolveSource().source, roles: ["holder"], progress: (l) => progress(`  ${l}`) });
+/** The holder's image when the caller did not resolve it with the other roles: from the source the
+ * other built-in images came from (an official ref is the upstream one; the app's is ours either
+ * way), else the one chosen on this machine; built or pulled if missing. */
+async function holderFallback(images: ImageRefs, progress: (line: string) => void): Promise<string> {
+  const [{ ensureImages }, { resolveSource }, { OFFICIAL }] = await Promise.all([
+    import("../../images/build.js"),
+    import("../../images/source.js"),
+    import("../../images/catalog.js"),
+  ]);
+  const known = Object.entries(images).filter(([role]) => role !== "app" && role !== "holder");
+  let source = resolveSource().source;
+  if (known.length) source = known.some(([role, ref]) => OFFICIAL[role as keyof typeof OFFICIAL] === ref) ? "official" : "offline";
+  const { refs } = await ensureImages({ source, roles: ["holder"], progress: (l) => progress(`  ${l}`) });
   return refs.holder as string;
 }
