@@ -3,6 +3,7 @@
 // once — directly and through Toxiproxy — not a name that vanished and a lookup that hangs on an
 // unreachable resolver. Losing the whole host is the host-down fault. Measured from inside the
 // run network (the app container's node), where the services' clients are.
+import { readlink } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { docker } from "../../src/runtime/docker/client.js";
 import { moduleFor } from "../../src/faults/registry.js";
@@ -43,6 +44,7 @@ const direct = (o?: { n?: number; timeoutMs?: number }) => fromInside(app, "conn
 const proxied = (o?: { n?: number; timeoutMs?: number }) => fromInside(app, "connect", { host: "toxiproxy", port: proxyPort }, o);
 const lookup = (host: string, o?: { n?: number; timeoutMs?: number }) => fromInside(app, "lookup", { host }, o);
 const worst = (a: Attempt[]) => Math.max(...a.map((x) => x.ms));
+const best = (a: Attempt[]) => Math.min(...a.map((x) => x.ms));
 const median = (a: Attempt[]) => a.map((x) => x.ms).sort((p, q) => p - q)[Math.floor(a.length / 2)] as number;
 
 describe("a killed process on a live host", () => {
@@ -72,16 +74,19 @@ describe("a killed process on a live host", () => {
         `killed: direct ${describeAttempts(refused)}; through Toxiproxy ${describeAttempts(viaProxy)}; ` +
         `lookup cache-1 ${describeAttempts(names)} → ${names[0]?.address}`,
     );
-    // Typically 1 ms directly and 3 ms through Toxiproxy; a busy neighbour on a shared runner can
-    // delay one attempt by a scheduling slice, so the bound is on the median, and every attempt
-    // must stay two orders of magnitude below the blackhole it replaces (10 s here before holders).
+    // Quiet: ~1 ms directly, ~3 ms through Toxiproxy, every attempt under 10 ms. Beside a busy
+    // neighbour (load average 10 on 2 cores) each attempt also waits for a CPU: medians reached
+    // 11 ms and single attempts 110 ms. So: the best attempt under 10 ms (nothing in the path
+    // waits), the median near it, and every one far below the 10 s hang it replaces.
     expect(refused.every((a) => a.outcome === "ECONNREFUSED")).toBe(true);
-    expect(median(refused)).toBeLessThan(10);
-    expect(worst(refused)).toBeLessThan(100);
+    expect(best(refused)).toBeLessThan(10);
+    expect(median(refused)).toBeLessThan(25);
+    expect(worst(refused)).toBeLessThan(1000);
     // Toxiproxy accepts, dials cache-1, is refused and closes (or resets) the client's connection.
     expect(viaProxy.every((a) => a.outcome === "closed" || a.outcome === "ECONNRESET")).toBe(true);
-    expect(median(viaProxy)).toBeLessThan(10);
-    expect(worst(viaProxy)).toBeLessThan(100);
+    expect(best(viaProxy)).toBeLessThan(10);
+    expect(median(viaProxy)).toBeLessThan(25);
+    expect(worst(viaProxy)).toBeLessThan(1000);
     expect(names.every((a) => a.outcome === "resolved" && a.address === address)).toBe(true);
   });
 
@@ -104,14 +109,15 @@ describe("a killed process on a live host", () => {
     await apply({ kind: "kill", service: "kept", signal: "SIGKILL" });
     const after = await until(
       () => t.runtime.state("kept", 1),
-      (s) => s.running && s.restartCount > before.restartCount,
-      15_000,
+      // Docker reports Running while a restart is pending too (status "restarting", no pid).
+      (s) => s.status === "running" && s.pid > 0 && s.restartCount > before.restartCount,
+      30_000,
     );
-    const ns = async (pid: number) => (await import("node:fs/promises")).readlink(`/proc/${pid}/ns/net`);
+    const ns = (pid: number) => readlink(`/proc/${pid}/ns/net`);
     const answered = await until(
       () => fromInside(app, "connect", { host: "kept-1", port: 11211 }, { n: 1 }),
       (a) => a[0]?.outcome === "answered",
-      10_000,
+      30_000,
     );
     console.log(
       `restart policy: ${after.restartCount - before.restartCount} restart, netns ${await ns(after.pid)} (holder ${await ns(holderPid)})`,
