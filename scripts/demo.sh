@@ -13,5 +13,6 @@ node bin/cascade.js run scenarios/cache-kill.yaml || code=$?
 case $code in
   0) echo "demo: done, every gate passed" ;;
   4) echo "demo: done — the run breached its SLO, as the verdict above explains" ;;
+  6) echo "demo: setup did not hold — this machine could not put the database under the pressure the example needs (see the baseline line above)"; exit 6 ;;
   *) echo "demo: the run ended with exit code $code (see README, Commands)"; exit "$code" ;;
 esac

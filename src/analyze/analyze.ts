@@ -89,6 +89,17 @@ export function loadEvents(scenario: Scenario): FaultEvent[] {
   return out;
 }
 
+/** When the first trigger is planned, ms from load start: a fault, or a spike or pause in the load. */
+export function firstFaultMs(scenario: Scenario): number | undefined {
+  const at = [
+    ...scenario.faults.map((f) => f.at),
+    ...loadEvents(scenario)
+      .filter((e) => e.action === "apply")
+      .map((e) => e.planned_ms),
+  ];
+  return at.length ? Math.min(...at) : undefined;
+}
+
 export function analyze(recorded: RecordedRun): Analysis {
   const run = { ...recorded, faults: [...recorded.faults, ...loadEvents(recorded.scenario)] };
   const { scenario, plan } = run;
@@ -239,11 +250,11 @@ function triggerEndOf(run: RecordedRun, s: Series): number | null {
   const events = run.faults.filter((f) => f.action !== "error");
   if (!events.length) return null;
   const reverted = new Set(run.faults.filter((f) => f.action === "revert").map((f) => f.fault));
-  const windowed = ["kill", "stop", "start", "restart"];
+  const windowed = ["kill", "stop", "start", "restart", "host-down"];
   const open = events.filter((f) => f.action === "apply" && !windowed.includes(f.kind) && !reverted.has(f.fault));
   if (open.length) return null;
   let end = Math.ceil(Math.max(...events.map((f) => f.actual_ms + f.took_ms)) / 1000);
-  for (const f of events.filter((e) => e.kind === "kill" || e.kind === "stop")) {
+  for (const f of events.filter((e) => e.kind === "kill" || e.kind === "stop" || e.kind === "host-down")) {
     const svc = (f.detail?.service as string | undefined) ?? "";
     const rows = s.services[svc] ?? [];
     const from = Math.floor(f.actual_ms / 1000);

@@ -35,9 +35,13 @@ export interface Setup {
 
 const DEFAULT_WINDOW_MS = 5000;
 
+/** The `window` seconds that end one second before the first fault: that second may already carry
+ * the fault's first effects, and leaving it out lets the run check the baseline live, before the
+ * fault is applied, on the same seconds the analysis checks afterwards. */
 export function baselineWindow(scenario: Scenario, firstFault: number): Span {
   const len = Math.max(1, Math.round((scenario.baseline?.window ?? DEFAULT_WINDOW_MS) / 1000));
-  return { from: Math.max(0, firstFault - len), to: firstFault };
+  const to = Math.max(1, firstFault - 1);
+  return { from: Math.max(0, to - len), to };
 }
 
 const mean = (xs: number[]): number | null => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);

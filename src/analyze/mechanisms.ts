@@ -207,17 +207,23 @@ export function mechanisms(s: Series, base: Span, impact: Span, cpuLimits: Recor
     ([svc, k]) =>
       k === "app" && (s.services[svc] ?? []).slice(impact.from, impact.to).some((r) => r.running === 0 && (r.replicas ?? 0) > 0),
   );
-  const restarts = containerRestarts + workerRestarts;
+  // From the outside: processes started in app containers (their cgroups), for when the app's own
+  // counter cannot be read — a master replacing workers may have none to answer its /metrics.
+  const processStarts = Object.entries(s.kinds)
+    .filter(([, k]) => k === "app" || k === "image")
+    .reduce((a, [svc]) => a + sum(s.services[svc], "procs_started_per_s", impact), 0);
+  const restarts = Math.max(containerRestarts + workerRestarts, processStarts);
   out.push({
     name: "restarts",
     score: restarts >= 3 || allDown.length > 0 || ooms >= 2 ? 1 : restarts > 0 || ooms > 0 ? 0.4 : 0,
     numbers: {
       container_restarts: containerRestarts,
       worker_restarts: workerRestarts,
+      process_starts: processStarts,
       oom_kills: ooms,
       services_with_no_replica_up: allDown.map(([svc]) => svc).join(", ") || null,
     },
-    finding: `${containerRestarts} container restarts, ${workerRestarts} worker replacements, ${ooms} OOM kills${allDown.length ? `; no replica of ${allDown.map(([x]) => x).join(", ")} was up at some point` : ""}`,
+    finding: `${containerRestarts} container restarts, ${workerRestarts} worker replacements (the app's counter), ${processStarts} processes started in app containers (cgroups), ${ooms} OOM kills${allDown.length ? `; no replica of ${allDown.map(([x]) => x).join(", ")} was up at some point` : ""}`,
   });
   return out;
 }

@@ -51,7 +51,7 @@ const COUNTERS: Record<string, string[]> = {
     "queue_wait_sum",
     "queue_wait_count",
   ],
-  container: ["restarts"],
+  container: ["restarts", "procs_started"],
 };
 
 const known = (s: LoadSample) => s.completed + s.errors + s.timeouts + (s.dropped ?? 0);

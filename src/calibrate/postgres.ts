@@ -33,7 +33,7 @@ export interface CalibrateOptions {
 /** One query of the probe: the shape of the app's costly read (a count over generate_series). */
 const PROBE = "SELECT count(*) FROM generate_series(1, $1::int)";
 /** CPU of the whole probe: long enough that tick-level accounting and the pg round trips are noise. */
-const PROBE_CPU_MS = 400;
+const PROBE_CPU_MS = 600;
 /** Each query near a read's size, so the rows stay in memory (a large series spills to disk). */
 const QUERY_CPU_MS = 10;
 
@@ -92,7 +92,7 @@ export async function calibratePostgres(service: string, ep: Endpoint, opts: Cal
         cpuNs += used;
         perQuery.push(used / 1e6);
       }
-      return { median_ms: median(perQuery), cpu_ms: cpuNs / 1e6, wall_ms: performance.now() - t0 };
+      return { median_ms: median(perQuery), per_query: perQuery, cpu_ms: cpuNs / 1e6, wall_ms: performance.now() - t0 };
     };
     // Warm the backend (plan cache, memory), then size the queries from a first estimate.
     await measure(20_000, 3);
@@ -107,26 +107,44 @@ export async function calibratePostgres(service: string, ep: Endpoint, opts: Cal
     const first = await measure(50_000, 4);
     const rows = Math.max(1000, Math.round((50_000 / Math.max(first.median_ms, 0.1)) * QUERY_CPU_MS));
     const queries = Math.max(10, Math.ceil(PROBE_CPU_MS / QUERY_CPU_MS));
-    const run = await measure(rows, queries);
-    if (run.median_ms <= 0) throw new Error(`calibrating ${service}: the probe used no measurable CPU`);
-    const rowsPerMs = rows / run.median_ms;
+    // The first half alone gives a figure to convert the declared read with; in the second half
+    // probe queries and reads of the declared cost alternate, so both see the same neighbours.
+    const head = await measure(rows, queries / 2);
+    const readRows = opts.declaredMs ? Math.max(1, Math.round(opts.declaredMs * (rows / head.median_ms))) : 0;
+    const perQuery = [...head.per_query];
+    const reads: number[] = [];
+    let cpuMs = head.cpu_ms;
+    let wallMs = head.wall_ms;
+    for (let i = 0; i < queries / 2; i++) {
+      const probe = await measure(rows, 1);
+      perQuery.push(...probe.per_query);
+      cpuMs += probe.cpu_ms;
+      wallMs += probe.wall_ms;
+      if (readRows && i % 2 === 0) reads.push(...(await measure(readRows, 1)).per_query);
+    }
+    const perQueryMs = median(perQuery);
+    if (perQueryMs <= 0) throw new Error(`calibrating ${service}: the probe used no measurable CPU`);
+    const rowsPerMs = rows / perQueryMs;
     const out: DbCalibration = {
       service,
       rows_per_cpu_ms: Math.round(rowsPerMs),
       probe: {
-        queries,
-        rows: rows * queries,
-        cpu_ms: round1(run.cpu_ms),
-        wall_ms: Math.round(run.wall_ms),
+        queries: perQuery.length,
+        rows: rows * perQuery.length,
+        cpu_ms: round1(cpuMs),
+        wall_ms: Math.round(wallMs),
         idle_cpu_share: Math.round(idleNsPerMs / 1e3) / 1e3,
         counter: own ? "backend" : "cgroup",
       },
     };
-    if (opts.declaredMs && opts.declaredMs > 0) {
-      // The conversion checked at once: a read of the declared cost, ten times (median).
-      const readRows = Math.max(1, Math.round(opts.declaredMs * rowsPerMs));
-      const check = await measure(readRows, 10);
-      out.check = { declared_ms: opts.declaredMs, rows: readRows, measured_ms: round1(check.median_ms) };
+    if (opts.declaredMs && reads.length) {
+      // The conversion checked: reads of the declared cost at the final figure would cost this.
+      const scale = Math.round(opts.declaredMs * rowsPerMs) / readRows;
+      out.check = {
+        declared_ms: opts.declaredMs,
+        rows: Math.round(opts.declaredMs * rowsPerMs),
+        measured_ms: round1(median(reads) * scale),
+      };
     }
     return out;
   } finally {

@@ -3,7 +3,7 @@
 // watch is a new Sampler here, nothing else changes.
 import type { Runtime } from "../runtime/types.js";
 import { HAPROXY_STATS_PORT, type TopologyPlan } from "../topology/plan.js";
-import { readCgroup } from "./sources/cgroup.js";
+import { readCgroup, readProcs } from "./sources/cgroup.js";
 import { haproxyStats } from "./sources/haproxy.js";
 import { memcachedStats } from "./sources/memcached.js";
 import { PostgresReader } from "./sources/postgres.js";
@@ -81,6 +81,9 @@ export function samplersFor(plan: TopologyPlan, runtime: Runtime): Sampler[] {
     };
 
     let last: { cpu_ns: number; at: number } | undefined;
+    // Processes seen in the container; new ones are counted (a cumulative counter, like restarts).
+    let seen: Set<number> | undefined;
+    let started = 0;
     out.push({
       name: host,
       source: "container",
@@ -93,6 +96,13 @@ export function samplersFor(plan: TopologyPlan, runtime: Runtime): Sampler[] {
           if (last && cg.cpu_ns >= last.cpu_ns) r.cpu_cores = (cg.cpu_ns - last.cpu_ns) / 1e6 / (now - last.at);
           last = { cpu_ns: cg.cpu_ns, at: now };
           r.memory_bytes = cg.memory_bytes;
+          const procs = readProcs(st.id);
+          if (procs) {
+            if (seen) started += procs.filter((p) => !seen?.has(p)).length;
+            seen = new Set(procs);
+            r.procs = procs.length;
+            r.procs_started = started;
+          }
           if (cg.memory_limit !== undefined) r.memory_limit = cg.memory_limit;
         } else last = undefined;
         return r;

@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { loadScenario } from "../scenario/load.js";
 import type { Scenario } from "../scenario/schema.js";
-import { planTopology } from "../topology/plan.js";
+import { planTopology, type TopologyPlan } from "../topology/plan.js";
 import type { ImageSource } from "../images/catalog.js";
 import { calibrationNeeds } from "../calibrate/needs.js";
 import type { DbCalibration } from "../calibrate/postgres.js";
@@ -15,7 +15,9 @@ import { Timeline, type FaultEvent } from "../faults/scheduler.js";
 import { runLoad, type LoadSample } from "../load/driver.js";
 import { RunRecord, FILES } from "../observe/record.js";
 import { windows, stats, type WindowStats } from "../analyze/windows.js";
-import { analyze, checkExpectations, type Analysis } from "../analyze/analyze.js";
+import { analyze, checkExpectations, firstFaultMs, type Analysis } from "../analyze/analyze.js";
+import { checkSetup } from "../analyze/baseline.js";
+import { buildSeries } from "../analyze/series.js";
 import { Observer, type ComponentsSample } from "../observe/observer.js";
 import { samplersFor } from "../observe/samplers.js";
 import { junitXml } from "../report/junit.js";
@@ -75,6 +77,9 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
   let timeline: Timeline | undefined;
   let stopWatch: (() => void) | undefined;
   let calibrations: DbCalibration[] = [];
+  // Aborts the load when the baseline shows the setup did not hold: the run ends "completed" and
+  // its analysis says so, with no fault applied to a system that was not under the needed pressure.
+  const setupStop = new AbortController();
 
   // Leftovers of runs whose harness died (SIGKILL) go first; live concurrent runs are left alone.
   const reaped = await reap(false);
@@ -108,6 +113,18 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     const t0 = performance.now();
     observer.start(t0);
     timeline.start(t0);
+    const gate = setupGate(
+      scenario,
+      plan,
+      samples,
+      components,
+      () => calibrations,
+      (failure) => {
+        progress(`${failure} — stopping before the first fault`);
+        void timeline?.finish();
+        setupStop.abort(new Error(failure));
+      },
+    );
     const summary = await runLoad(
       {
         url,
@@ -117,7 +134,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
         connections: scenario.load.connections,
       },
       {
-        signal,
+        signal: AbortSignal.any([signal, setupStop.signal]),
         onSample: (s) => {
           samples.push(s);
           record.sample({ kind: "load", ...s });
@@ -130,6 +147,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     );
     timings.load = Date.now() - t;
     latency = summary.latency;
+    clearTimeout(gate);
     if (signal.aborted) status = "interrupted";
   } catch (e) {
     if (signal.aborted) status = "interrupted";
@@ -188,6 +206,31 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     }
   }
   return result;
+}
+
+/** Checks the scenario's baseline requirements just before the first fault, on the seconds recorded
+ * so far (the baseline window ends a second before the fault, so it is complete by then), and calls
+ * `stop` with the plain line when they do not hold. */
+function setupGate(
+  scenario: Scenario,
+  plan: TopologyPlan,
+  load: LoadSample[],
+  components: ComponentsSample[],
+  calibrations: () => DbCalibration[],
+  stop: (failure: string) => void,
+): NodeJS.Timeout | undefined {
+  if (!Object.keys(scenario.baseline?.require ?? {}).length) return undefined;
+  const first = firstFaultMs(scenario);
+  if (first === undefined) return undefined;
+  return setTimeout(
+    () => {
+      const hosts: Record<string, [string, string]> = {};
+      for (const c of plan.containers) hosts[c.host] = [c.service, c.kind];
+      const setup = checkSetup(scenario, buildSeries(load, components, hosts), Math.floor(first / 1000), calibrations());
+      if (setup.failure) stop(setup.failure);
+    },
+    Math.max(0, first - 300),
+  );
 }
 
 function describeLoad(s: Scenario): string {

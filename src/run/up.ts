@@ -82,5 +82,7 @@ async function calibrate(
 export function rolesOf(plan: TopologyPlan): Role[] {
   const roles = new Set<Role>();
   for (const c of plan.containers) if ("role" in c.image) roles.add(c.image.role);
+  // Every service replica lives in a holder's network namespace (Toxiproxy has none).
+  if (plan.containers.some((c) => c.service !== TOXIPROXY_SERVICE)) roles.add("holder");
   return [...roles];
 }

@@ -61,7 +61,7 @@ describe("baseline check", () => {
   it("holds when the database is where the story needs it, and says what it measured", () => {
     const sc = parseScenario(scenarioText("baseline: { require: { db: { cpu: 40%..80% } } }"), "t.yaml");
     const setup = checkSetup(sc, series(30, 0.3), 10, []);
-    expect(setup.window).toEqual({ from: 5, to: 10 });
+    expect(setup.window).toEqual({ from: 4, to: 9 });
     expect(setup.held).toBe(true);
     expect(setup.utilisation.db?.cpu).toBeCloseTo(0.6);
     expect(setup.failure).toBeNull();
@@ -73,7 +73,7 @@ describe("baseline check", () => {
     const sc = parseScenario(scenarioText("baseline: { require: { db: { cpu: 60%..85% } } }"), "t.yaml");
     const setup = checkSetup(sc, series(30, 0.155), 10, []);
     expect(setup.held).toBe(false);
-    expect(setup.failure).toBe("setup did not hold: db at 31 % of its CPU; the scenario needs 60–85 % (baseline 5-10 s)");
+    expect(setup.failure).toBe("setup did not hold: db at 31 % of its CPU; the scenario needs 60–85 % (baseline 4-9 s)");
   });
 
   it("a metric with no readings does not hold (never a silent pass)", () => {

@@ -47,6 +47,22 @@ function workingSet(usage: number, stat: string | undefined, key: string): numbe
   return Number.isFinite(inactive) && inactive <= usage ? usage - inactive : usage;
 }
 
+/** The pids of every process in the container (its cgroup.procs), or undefined when unreadable. A
+ * process that appears between two reads was started: a restart loop shows from the outside even
+ * when the app's own metrics cannot answer. */
+export function readProcs(id: string, read: ReadFile = readText): number[] | undefined {
+  const text = firstOf(read, [
+    `/sys/fs/cgroup/pids/docker/${id}/cgroup.procs`,
+    `/sys/fs/cgroup/cpuacct/docker/${id}/cgroup.procs`,
+    ...V2(id).dirs.map((d) => `${d}/cgroup.procs`),
+  ]);
+  if (text === undefined) return undefined;
+  return text
+    .split("\n")
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0);
+}
+
 export function readCgroup(id: string, read: ReadFile = readText): CgroupReading | undefined {
   const first = (paths: string[]) => firstOf(read, paths);
   const v1 = V1(id);
