@@ -556,8 +556,10 @@ describe("app in-process: admission and admin API", () => {
 
   it("serves /hit from the cache, and sheds with /health failing when memory is over the fraction", async () => {
     mc = await fakeMemcached({ hit: "cached" });
+    // A cache deadline far above the default 200 ms: beside a busy neighbour the first get (and
+    // its connect) can take that long, and a timeout would serve 503 from the missing database.
     app = await startApp(
-      { ...loadConfig({ PORT: "0", CACHE_ADDR: mc.addr }), maxInFlight: 4 },
+      { ...loadConfig({ PORT: "0", CACHE_ADDR: mc.addr }), maxInFlight: 4, cacheTimeoutMs: 5000 },
       { log: () => {}, defaultMetrics: false, rss: () => 10 ** 15 },
     );
     const base = `http://127.0.0.1:${app.port}`;
