@@ -62,7 +62,8 @@ function lateness(arrivals: readonly number[], start: number, phases: RatePhase[
   return { late, relative: late.map((x) => x - least) };
 }
 
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+/** The q-quantile of `xs` (nearest rank below): quantile(xs, 0.5) is the median. */
+const quantile = (xs: readonly number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.floor(q * xs.length)] ?? Number.NaN;
 
 const KEYS = ["offered", "sent", "dropped", "completed", "s2xx", "s3xx", "s4xx", "s5xx", "errors", "timeouts"] as const;
 
@@ -224,7 +225,7 @@ describe("runLoad", () => {
     // driver had connections busy, not half of the planned 300.
     const { late, relative } = lateness(srv.arrivals, start, phases);
     expect(Math.min(...late)).toBeGreaterThanOrEqual(0);
-    expect(median(relative.slice((rate * stallAt) / 1000, (rate * (stallAt + stallMs)) / 1000))).toBeLessThan(stallMs / 4);
+    expect(quantile(relative.slice((rate * stallAt) / 1000, (rate * (stallAt + stallMs)) / 1000), 0.5)).toBeLessThan(stallMs / 4);
     expect(held.length).toBeGreaterThan(planned / 2);
     expect(sum.connections.peak).toBeGreaterThanOrEqual(held.length); // each held request on a connection of its own
     // Latency from the intended send time: the 8 requests planned in the stall's first 27 ms
@@ -339,11 +340,13 @@ describe.concurrent("runLoad accounting", () => {
     expect(srv.arrivals).toHaveLength(200);
     // At the server: no request before its intended time, so at most N(1 s) = 50 in the first
     // second and N(500 ms) = 12.5 in its first half, where a constant 100 req/s would send 100
-    // and 50. In the median they came less than 50 ms after it: a busy machine delays some by
-    // tens of ms; a driver off the ramp is off by hundreds.
+    // and 50. And a quarter of them came less than 25 ms after it (≈ 2 ms on a quiet machine):
+    // beside a busy neighbour a freeze of this event loop delays a run of them by up to half a
+    // second, most of the ramp's second half once (median 52 ms), never three quarters of it; a
+    // driver that drifts (each arrival timed from the previous send) only falls further behind.
     const { late, relative } = lateness(srv.arrivals, start, phases);
     expect(Math.min(...late)).toBeGreaterThanOrEqual(0);
-    expect(median(relative)).toBeLessThan(50);
+    expect(quantile(relative, 0.25)).toBeLessThan(25);
     expect(srv.arrivals.filter((t) => t - start < 1000).length).toBeLessThanOrEqual(50);
     expect(srv.arrivals.filter((t) => t - start < 500).length).toBeLessThanOrEqual(12);
     checkAccounting(sum);
