@@ -2,6 +2,9 @@
 import pg from "pg";
 import { TimeoutError, errorMessage, sleep, withDeadline } from "./timeout.js";
 
+/** Per-session work_mem of every connection that runs the costly read; the calibration uses the same. */
+export const WORK_MEM_OPTION = "-c work_mem=64MB";
+
 /** Key of the advisory lock serialising schema creation and seeding across replicas. */
 const INIT_LOCK_KEY = 0x636173; // "cas"
 const INIT_RETRY_MS = 500;
@@ -54,6 +57,10 @@ export class Database {
       idleTimeoutMillis: 10_000,
       keepAlive: true,
       application_name: "cascade-app",
+      // The costly read's generate_series is materialized; past work_mem (4 MB by default, ~80k
+      // rows) it spills to disk and a row costs twice the CPU. Room for it keeps the cost linear
+      // in rows, as the harness's calibration (which sets the same) assumes.
+      options: WORK_MEM_OPTION,
     });
     // An idle pooled connection that dies (Postgres restarted, link cut) is reported here; without
     // a listener it would crash the process. The pool drops that connection by itself.

@@ -34,7 +34,7 @@ export interface CalibrateOptions {
 const PROBE = "SELECT count(*) FROM generate_series(1, $1::int)";
 /** CPU of the whole probe: long enough that tick-level accounting and the pg round trips are noise. */
 const PROBE_CPU_MS = 600;
-/** Each query near a read's size, so the rows stay in memory (a large series spills to disk). */
+/** Query size when no read size is declared. */
 const QUERY_CPU_MS = 10;
 
 /** Postgres answers its port before it takes queries ("the database system is starting up"; the
@@ -51,6 +51,8 @@ async function connect(service: string, ep: Endpoint, signal: AbortSignal | unde
       connectionTimeoutMillis: 5000,
       query_timeout: 30_000,
       application_name: "cascade-calibrate",
+      // As the app's connections: room for the materialized series, so a row costs the same at any size.
+      options: "-c work_mem=64MB",
     });
     client.on("error", () => {}); // reported through the failing query
     try {
@@ -105,8 +107,10 @@ export async function calibratePostgres(service: string, ep: Endpoint, opts: Cal
       idleNsPerMs = Math.max(0, ((await cpu()) - idle0) / (performance.now() - idleT0));
     }
     const first = await measure(50_000, 4);
-    const rows = Math.max(1000, Math.round((50_000 / Math.max(first.median_ms, 0.1)) * QUERY_CPU_MS));
-    const queries = Math.max(10, Math.ceil(PROBE_CPU_MS / QUERY_CPU_MS));
+    // Probe queries of the declared read's size when there is one: the figure is exact where it is used.
+    const size = opts.declaredMs || QUERY_CPU_MS;
+    const rows = Math.max(1000, Math.round((50_000 / Math.max(first.median_ms, 0.1)) * size));
+    const queries = 2 * Math.ceil(Math.min(60, Math.max(10, PROBE_CPU_MS / size)) / 2);
     // The first half alone gives a figure to convert the declared read with; in the second half
     // probe queries and reads of the declared cost alternate, so both see the same neighbours.
     const head = await measure(rows, queries / 2);
