@@ -23,7 +23,7 @@ describe("planTopology", async () => {
     const app = plan.containers.find((c) => c.host === "app-1");
     expect(app?.env.CACHE_ADDR).toBe("toxiproxy:20001");
     expect(app?.env.DATABASE_URL).toBe("postgres://cascade@toxiproxy:20002/cascade");
-    expect(app?.env.CASCADE_APP_CONFIG).toBe(JSON.stringify({ keys: 10, cacheTimeoutMs: 200, dbQueryTimeoutMs: 1500, dbQueryCpuMs: 8 }));
+    expect(app?.env.CASCADE_APP_CONFIG).toBe(JSON.stringify({ keys: 10, cacheTimeoutMs: 200, dbQueryTimeoutMs: 10000, dbQueryCpuMs: 8 }));
     expect(plan.containers.find((c) => c.host === "lb-1")?.env.APP_ADDR).toBe("app:8080");
   });
 
