@@ -76,6 +76,7 @@ export function recoverySentence(a: Analysis): string {
     return r.metastable
       ? `Recovery: METASTABLE — users were still outside the SLO ${r.limit_s} s after the trigger ended${r.sustained_by ? `, sustained by ${r.sustained_by}` : ""}.`
       : "Recovery: not recovered by the end of the run (the run ended too soon after the trigger to call it metastable).";
+  if (a.windows.trigger_end_s === null && !a.path.length) return "Recovery: not assessed — no fault was applied.";
   return "Recovery: not assessed — a fault stayed active to the end of the run.";
 }
 

@@ -86,7 +86,9 @@ export function formatAnalysis(a: Analysis): string[] {
           ? r.metastable
             ? `METASTABLE — still degraded ${r.limit_s} s after the trigger ended${r.sustained_by ? `, sustained by ${r.sustained_by}` : ""}`
             : "not recovered by the end of the run (too short to call it metastable)"
-          : "not assessed (a fault stayed active to the end)"
+          : a.windows.trigger_end_s === null && !a.path.length
+            ? "not assessed (no fault was applied)"
+            : "not assessed (a fault stayed active to the end)"
     }`,
   );
   for (const o of a.slo.objectives) out.push(`  SLO ${o.pass ? "pass" : "FAIL"}  ${o.name}: ${o.measured} (target ${o.target})`);
