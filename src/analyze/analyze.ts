@@ -9,7 +9,7 @@ import type { TopologyPlan } from "../topology/plan.js";
 import type { DbCalibration } from "../calibrate/postgres.js";
 import { checkSetup, type Setup } from "./baseline.js";
 import { type Backpressure, backpressure, type Mechanism, mechanisms, median, type Span } from "./mechanisms.js";
-import { buildSeries, type Series } from "./series.js";
+import { buildSeries, hostsOf, type Series } from "./series.js";
 
 export interface Step {
   /** a service, a link ("app->cache") or "users" */
@@ -103,9 +103,7 @@ export function firstFaultMs(scenario: Scenario): number | undefined {
 export function analyze(recorded: RecordedRun): Analysis {
   const run = { ...recorded, faults: [...recorded.faults, ...loadEvents(recorded.scenario)] };
   const { scenario, plan } = run;
-  const hosts: Record<string, [string, string]> = {};
-  for (const c of plan.containers) hosts[c.host] = [c.service, c.kind];
-  const s = buildSeries(run.load, run.components, hosts);
+  const s = buildSeries(run.load, run.components, hostsOf(plan));
   const cpuLimits: Record<string, number> = {};
   for (const [name, svc] of Object.entries(scenario.services)) if (svc.cpus) cpuLimits[name] = svc.cpus;
 

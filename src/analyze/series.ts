@@ -69,6 +69,13 @@ export function userSecond(s: LoadSample): UserSecond {
   };
 }
 
+/** Container host → [service, kind], the map buildSeries groups readings by. */
+export function hostsOf(plan: { containers: Array<{ host: string; service: string; kind: string }> }): Record<string, [string, string]> {
+  const hosts: Record<string, [string, string]> = {};
+  for (const c of plan.containers) hosts[c.host] = [c.service, c.kind];
+  return hosts;
+}
+
 /** `plan`: container host → [service, kind]. Component sample t is read at the end of load second t-1. */
 export function buildSeries(load: LoadSample[], components: ComponentsSample[], hosts: Record<string, [string, string]>): Series {
   const seconds = load.length;

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { analyze, checkExpectations, loadEvents, type Analysis, type RecordedRun } from "../analyze/analyze.js";
-import { buildSeries, type Series } from "../analyze/series.js";
+import { buildSeries, hostsOf, type Series } from "../analyze/series.js";
 import { readRunFolder } from "../analyze/stored.js";
 import type { FaultEvent } from "../faults/scheduler.js";
 import { FILES } from "../observe/record.js";
@@ -97,8 +97,7 @@ export function buildModel(run: RecordedRun, stored: Analysis | null, containers
     analysis = analyze(run);
     analysis.expectations = checkExpectations(analysis, run.scenario);
   }
-  const hosts: Record<string, [string, string]> = {};
-  for (const c of run.plan.containers) hosts[c.host] = [c.service, c.kind];
+  const hosts = hostsOf(run.plan);
   const series = buildSeries(run.load, run.components, hosts);
   const faults = [...run.faults, ...loadEvents(run.scenario)].sort((a, b) => a.actual_ms - b.actual_ms);
   const cpuLimits: Record<string, number> = {};

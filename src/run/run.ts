@@ -17,7 +17,7 @@ import { RunRecord, FILES } from "../observe/record.js";
 import { windows, stats, type WindowStats } from "../analyze/windows.js";
 import { analyze, checkExpectations, firstFaultMs, type Analysis } from "../analyze/analyze.js";
 import { checkSetup } from "../analyze/baseline.js";
-import { buildSeries } from "../analyze/series.js";
+import { buildSeries, hostsOf } from "../analyze/series.js";
 import { Observer, type ComponentsSample } from "../observe/observer.js";
 import { samplersFor } from "../observe/samplers.js";
 import { junitXml } from "../report/junit.js";
@@ -224,9 +224,7 @@ function setupGate(
   if (first === undefined) return undefined;
   return setTimeout(
     () => {
-      const hosts: Record<string, [string, string]> = {};
-      for (const c of plan.containers) hosts[c.host] = [c.service, c.kind];
-      const setup = checkSetup(scenario, buildSeries(load, components, hosts), Math.floor(first / 1000), calibrations());
+      const setup = checkSetup(scenario, buildSeries(load, components, hostsOf(plan)), Math.floor(first / 1000), calibrations());
       if (setup.failure) stop(setup.failure);
     },
     Math.max(0, first - 300),
