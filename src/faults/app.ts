@@ -24,7 +24,7 @@ async function admin(ep: Endpoint, body?: Record<string, unknown>, patienceMs = 
 }
 
 async function adminOnce(ep: Endpoint, body?: Record<string, unknown>): Promise<Record<string, unknown>> {
-  // Endpoints are published on 127.0.0.1 by the runtime; nothing else is ever called.
+  // Endpoints are the run's own containers, as the runtime gives them; nothing else is ever called.
   const res = await fetch(`http://${ep.host}:${ep.port}${ADMIN_PATH}`, {
     method: body ? "POST" : "GET",
     headers: body ? { "content-type": "application/json" } : {},

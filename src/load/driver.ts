@@ -48,7 +48,7 @@ export async function runLoad(spec: LoadSpec, opts: LoadOptions = {}): Promise<L
   const empty = () => summarize([], { p50: null, p95: null, p99: null, max: null }, { peak: 0, opened: 0 });
   if (opts.signal?.aborted) return empty();
   const url = new URL(spec.url);
-  const ep = await resolveTarget(url);
+  const ep = await resolveTarget(url, spec.ownHosts);
   if (opts.signal?.aborted) return empty();
   return new LoadRun(spec, opts, ep, requestBytes(spec.method ?? "GET", url)).start();
 }

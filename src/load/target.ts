@@ -1,4 +1,5 @@
-// Where load may go: loopback only, checked on the URL and again on the resolved address.
+// Where load may go: loopback, or the run's own containers on the network it created (the
+// runtime names their addresses); checked on the URL and again on the resolved address.
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import type { Endpoint } from "./http1.js";
@@ -21,10 +22,19 @@ export function isLoopbackUrl(url: string): boolean {
 
 const isLoopbackAddress = (a: string) => a === "::1" || (isIP(a) === 4 && a.startsWith("127."));
 
+const isOwnUrl = (url: string, own: readonly string[]) => {
+  try {
+    const u = new URL(url);
+    return u.protocol === "http:" && own.includes(u.hostname);
+  } catch {
+    return false;
+  }
+};
+
 export function validateSpec(spec: LoadSpec): void {
-  if (typeof spec.url !== "string" || !isLoopbackUrl(spec.url)) {
+  if (typeof spec.url !== "string" || !(isLoopbackUrl(spec.url) || isOwnUrl(spec.url, spec.ownHosts ?? []))) {
     throw new Error(
-      `load: refusing url ${JSON.stringify(spec.url)}: only http://127.0.0.1, http://localhost or http://[::1] targets are allowed`,
+      `load: refusing url ${JSON.stringify(spec.url)}: only http://127.0.0.1, http://localhost, http://[::1] or the run's own containers are allowed`,
     );
   }
   if (new URL(spec.url).protocol !== "http:") {
@@ -55,10 +65,11 @@ export function validateSpec(spec: LoadSpec): void {
   }
 }
 
-/** The numeric loopback address and port to connect to (one DNS lookup per run, not per connection). */
-export async function resolveTarget(url: URL): Promise<Endpoint> {
+/** The numeric address and port to connect to (one DNS lookup per run, not per connection). */
+export async function resolveTarget(url: URL, ownHosts: readonly string[] = []): Promise<Endpoint> {
   const name = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const host = isIP(name) ? name : (await lookup(name)).address;
-  if (!isLoopbackAddress(host)) throw new Error(`load: refusing ${url.hostname}: it resolves to ${host}, not a loopback address`);
+  if (!isLoopbackAddress(host) && !ownHosts.includes(host))
+    throw new Error(`load: refusing ${url.hostname}: it resolves to ${host}, neither loopback nor one of the run's containers`);
   return { host, port: url.port ? Number(url.port) : 80 };
 }

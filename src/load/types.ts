@@ -4,8 +4,11 @@ import type { RatePhase } from "./schedule.js";
 export type { RatePhase } from "./schedule.js";
 
 export interface LoadSpec {
-  /** http://127.0.0.1:PORT/path — any host other than 127.0.0.1 / localhost / ::1 is refused. */
+  /** http://HOST:PORT/path — HOST is loopback (127.0.0.1 / localhost / ::1) or one of `ownHosts`. */
   url: string;
+  /** Addresses of the run's own containers, on the network it created: the only non-loopback
+   * hosts load may go to (the runtime gives them; a user's URL never adds to them). */
+  ownHosts?: string[];
   method?: "GET" | "POST" | "PUT" | "DELETE";
   /** run one after another; a spike or pause-then-burst is a sequence of phases */
   phases: RatePhase[];

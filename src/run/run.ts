@@ -42,6 +42,9 @@ export interface RunResult {
   totals: WindowStats;
   windows: WindowStats[];
   faults: FaultEvent[];
+  /** where the load went, and how the harness reached the containers: their addresses on the run's
+   * bridge, or published ports on 127.0.0.1 through docker-proxy */
+  target?: { url: string; route: "bridge" | "published" };
   /** what one CPU-millisecond of each calibrated database is on this host (declared CPU time is converted with it) */
   calibrations: DbCalibration[];
   /** whole-run latency from the load driver's histogram */
@@ -76,6 +79,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
   let teardown: TeardownReport | undefined;
   let timeline: Timeline | undefined;
   let stopWatch: (() => void) | undefined;
+  let targetInfo: RunResult["target"];
   let calibrations: DbCalibration[] = [];
   // Aborts the load when the baseline shows the setup did not hold: the run ends "completed" and
   // its analysis says so, with no fault applied to a system that was not under the needed pressure.
@@ -99,7 +103,8 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
 
     const target = await runtime.endpoint(plan.target.service, 1, plan.target.port);
     const url = `http://${target.host}:${target.port}${scenario.load.path}`;
-    progress(`load: ${describeLoad(scenario)} → ${url}`);
+    targetInfo = { url, route: runtime.route };
+    progress(`load: ${describeLoad(scenario)} → ${url}${runtime.route === "bridge" ? " (on the run's bridge)" : " (published port)"}`);
     timeline = new Timeline(scenario.faults, { runtime, ...(toxiproxy ? { toxiproxy } : {}) }, (e) => {
       faults.push(e);
       record.event(e);
@@ -132,6 +137,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
         phases: scenario.load.phases,
         timeout: scenario.load.timeout,
         connections: scenario.load.connections,
+        ownHosts: [target.host],
       },
       {
         signal: AbortSignal.any([signal, setupStop.signal]),
@@ -189,6 +195,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     totals: stats("whole run", samples, 0),
     windows: windows(samples, faults),
     faults,
+    ...(targetInfo ? { target: targetInfo } : {}),
     calibrations,
     ...(latency ? { latency } : {}),
     ...(analysis ? { analysis } : {}),

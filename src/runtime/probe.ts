@@ -1,4 +1,4 @@
-// Readiness probes, run from the harness against a published port on 127.0.0.1.
+// Readiness probes, run from the harness against the endpoint the runtime gives (see endpoint()).
 // A bare TCP connect is not proof: Docker's userland proxy accepts on the host port even when
 // nothing listens in the container, then closes. So each probe waits for a real answer.
 import { connect } from "node:net";

@@ -57,7 +57,8 @@ export interface Runtime {
   readonly runId: string;
   /** Creates the network and starts every container in order, waiting for each to be ready. */
   up(plan: TopologyPlan, images: ImageRefs, opts: UpOptions): Promise<void>;
-  /** Where a container's port is reachable from the harness (127.0.0.1 and a published port). */
+  /** Where a container's port is reachable from the harness: its address on the run's own network,
+   * or 127.0.0.1 and a published port where the harness has no route to that network. */
   endpoint(service: string, replica: number, port: number): Promise<Endpoint>;
   /** Sends a signal the way a crash would (so restart policies apply); returns affected containers.
    * replicas: undefined = all of the service. */

@@ -102,7 +102,10 @@ export const RatePhase = z.strictObject({
 });
 
 export const Load = z.strictObject({
-  target: ServiceName.meta({ description: "the service that receives the load (its port is published on 127.0.0.1)" }),
+  target: ServiceName.meta({
+    description:
+      "the service that receives the load (replica 1, reached at its address on the run network or its port published on 127.0.0.1)",
+  }),
   path: z.string().startsWith("/").default("/"),
   method: z.enum(["GET", "POST", "PUT", "DELETE"]).default("GET"),
   timeout: PositiveDuration.default(5_000).meta({ description: "client deadline per request" }),

@@ -50,9 +50,9 @@ export async function topology(yaml: string): Promise<Topology> {
   };
 }
 
-/** Bounded open-model load on a published (127.0.0.1) endpoint. */
+/** Bounded open-model load on one of the test's own containers (the endpoint the runtime gave). */
 export function load(ep: Endpoint, path: string, phases: RatePhase[], timeout = 5000, connections = 500): Promise<LoadSummary> {
-  return runLoad({ url: `http://${ep.host}:${ep.port}${path}`, method: "GET", phases, timeout, connections }, {});
+  return runLoad({ url: `http://${ep.host}:${ep.port}${path}`, method: "GET", phases, timeout, connections, ownHosts: [ep.host] }, {});
 }
 
 /** Switches reference-app settings at runtime, as the `app` fault does. */

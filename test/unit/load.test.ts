@@ -4,6 +4,7 @@ import { describe, expect, it, type TestContext } from "vitest";
 import { isLoopbackUrl, type LoadSample, type LoadSummary, type RatePhase, runLoad } from "../../src/load/driver.js";
 import { BAD, COMPLETE, NEED_MORE, ResponseFramer } from "../../src/load/http1.js";
 import { Schedule } from "../../src/load/schedule.js";
+import { validateSpec } from "../../src/load/target.js";
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -184,6 +185,13 @@ describe("runLoad", () => {
       );
     }
     expect(srv.arrivals).toHaveLength(0);
+  });
+
+  it("allows a non-loopback host only when it is one of the run's own containers", () => {
+    const spec = { phases: [{ duration: 1000, rate: 10 }], timeout: 500, connections: 10 };
+    expect(() => validateSpec({ ...spec, url: "http://172.20.0.3:8080/", ownHosts: ["172.20.0.3"] })).not.toThrow();
+    expect(() => validateSpec({ ...spec, url: "http://172.20.0.3:8080/", ownHosts: ["172.20.0.4"] })).toThrow(/refusing url/);
+    expect(() => validateSpec({ ...spec, url: "https://172.20.0.3:8080/", ownHosts: ["172.20.0.3"] })).toThrow(/refusing url/);
   });
 
   // The open-model property. The target holds every request that arrives in a 1 s window

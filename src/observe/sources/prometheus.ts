@@ -38,7 +38,7 @@ export function sumOf(series: Series, name: string, labels: Record<string, strin
   return found ? sum : Number.NaN;
 }
 
-/** GET a metrics page from a published port (127.0.0.1 only). */
+/** GET a metrics page from one of the run's containers (the endpoint the runtime gives). */
 export function scrape(ep: Endpoint, path = "/metrics", timeoutMs = 1000): Promise<Series> {
   return new Promise((resolve, reject) => {
     const req = request({ host: ep.host, port: ep.port, path, timeout: timeoutMs, agent: false }, (res) => {

@@ -1,6 +1,12 @@
 // Runtime on a local Docker engine through dockerode: one network per run, every object
 // labelled with the run id and its owner process, ports published on 127.0.0.1 only.
 //
+// The harness reaches a container at its own address on the run's bridge when this machine has
+// an interface on that bridge (a local Linux engine), and through its published port otherwise
+// (Docker Desktop's VM). Direct is preferred: docker-proxy copies every byte in user space, and
+// beside a CPU hog its accept queue once stalled all of a run's load and readings for 15 s.
+// CASCADE_PUBLISHED_PORTS=1 forces the published ports.
+//
 // Each service replica runs as two containers, as a Kubernetes pod does: a holder (the pause
 // container) owns the network namespace — DNS aliases, hostname, address, published ports — and
 // the service's container joins it (NetworkMode container:<holder>). A killed, stopped or
@@ -8,7 +14,7 @@
 // losing the name (Docker's DNS would forward the lookup to the host's resolvers, which may be
 // unreachable), and a restart keeps its address and ports. hostDown() takes the holder away too.
 import { readFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, networkInterfaces, totalmem } from "node:os";
 import type Docker from "dockerode";
 import type { ContainerPlan, ReadyCheck, TopologyPlan } from "../../topology/plan.js";
 import { probeHold, probeHttp, probeMemcached, probePostgres } from "../probe.js";
@@ -44,6 +50,8 @@ export class DockerRuntime implements Runtime {
   private readonly d = docker();
   private readonly live: Live[] = [];
   private tornDown?: Promise<TeardownReport>;
+  /** reach containers at their bridge address (see the header); settled once the network exists */
+  private direct = false;
 
   constructor(readonly runId: string) {}
 
@@ -67,6 +75,7 @@ export class DockerRuntime implements Runtime {
       CheckDuplicate: true,
       Labels: this.labels(),
     });
+    this.direct = process.env.CASCADE_PUBLISHED_PORTS !== "1" && (await this.onBridge());
     for (const c of plan.containers) {
       signal?.throwIfAborted();
       const t0 = Date.now();
@@ -150,11 +159,30 @@ export class DockerRuntime implements Runtime {
     return found;
   }
 
+  /** True when one of this machine's interfaces is the run network's gateway. */
+  private async onBridge(): Promise<boolean> {
+    const net = await this.d.getNetwork(this.networkName).inspect();
+    const gateways = new Set((net.IPAM?.Config ?? []).map((c: { Gateway?: string }) => c.Gateway).filter(Boolean));
+    return Object.values(networkInterfaces())
+      .flat()
+      .some((i) => i !== undefined && gateways.has(i.address));
+  }
+
+  /** How the harness reaches the run's containers: their bridge addresses, or published ports. */
+  get route(): "bridge" | "published" {
+    return this.direct ? "bridge" : "published";
+  }
+
   async endpoint(service: string, replica: number, port: number): Promise<Endpoint> {
     const [l] = this.find(service, replica) as [Live];
-    // Ephemeral host ports change when the namespace's owner starts again (a host-down's revert,
-    // or a restart of Toxiproxy): inspect every time.
+    // Addresses and ephemeral host ports change when the namespace's owner starts again (a
+    // host-down's revert, or a restart of Toxiproxy): inspect every time.
     const info = await (l.holder ?? l.container).inspect();
+    if (this.direct) {
+      const address = info.NetworkSettings.Networks?.[this.networkName]?.IPAddress;
+      if (!address) throw new Error(`${service}-${replica}: no address on ${this.networkName} (is its host up?)`);
+      return { host: address, port };
+    }
     const binding = info.NetworkSettings.Ports?.[`${port}/tcp`]?.[0];
     if (!binding) throw new Error(`${service}-${replica}: port ${port} is not published (is its host up?)`);
     return { host: "127.0.0.1", port: Number(binding.HostPort) };
