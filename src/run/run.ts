@@ -103,8 +103,9 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
 
     const target = await runtime.endpoint(plan.target.service, 1, plan.target.port);
     const url = `http://${target.host}:${target.port}${scenario.load.path}`;
-    targetInfo = { url, route: runtime.route };
-    progress(`load: ${describeLoad(scenario)} → ${url}${runtime.route === "bridge" ? " (on the run's bridge)" : " (published port)"}`);
+    const route = await runtime.route();
+    targetInfo = { url, route };
+    progress(`load: ${describeLoad(scenario)} → ${url}${route === "bridge" ? " (on the run's bridge)" : " (published port)"}`);
     timeline = new Timeline(scenario.faults, { runtime, ...(toxiproxy ? { toxiproxy } : {}) }, (e) => {
       faults.push(e);
       record.event(e);

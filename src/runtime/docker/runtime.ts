@@ -50,8 +50,8 @@ export class DockerRuntime implements Runtime {
   private readonly d = docker();
   private readonly live: Live[] = [];
   private tornDown?: Promise<TeardownReport>;
-  /** reach containers at their bridge address (see the header); settled once the network exists */
-  private direct = false;
+  /** reach containers at their bridge address (see the header); settled at the first endpoint() */
+  private direct?: Promise<boolean>;
 
   constructor(readonly runId: string) {}
 
@@ -75,7 +75,6 @@ export class DockerRuntime implements Runtime {
       CheckDuplicate: true,
       Labels: this.labels(),
     });
-    this.direct = process.env.CASCADE_PUBLISHED_PORTS !== "1" && (await this.onBridge());
     for (const c of plan.containers) {
       signal?.throwIfAborted();
       const t0 = Date.now();
@@ -159,8 +158,10 @@ export class DockerRuntime implements Runtime {
     return found;
   }
 
-  /** True when one of this machine's interfaces is the run network's gateway. */
+  /** True when one of this machine's interfaces is the run network's gateway. Asked once a
+   * container is attached: until then the bridge has no carrier and is not listed as up. */
   private async onBridge(): Promise<boolean> {
+    if (process.env.CASCADE_PUBLISHED_PORTS === "1") return false;
     const net = await this.d.getNetwork(this.networkName).inspect();
     const gateways = new Set((net.IPAM?.Config ?? []).map((c: { Gateway?: string }) => c.Gateway).filter(Boolean));
     return Object.values(networkInterfaces())
@@ -169,8 +170,9 @@ export class DockerRuntime implements Runtime {
   }
 
   /** How the harness reaches the run's containers: their bridge addresses, or published ports. */
-  get route(): "bridge" | "published" {
-    return this.direct ? "bridge" : "published";
+  async route(): Promise<"bridge" | "published"> {
+    this.direct ??= this.onBridge();
+    return (await this.direct) ? "bridge" : "published";
   }
 
   async endpoint(service: string, replica: number, port: number): Promise<Endpoint> {
@@ -178,7 +180,7 @@ export class DockerRuntime implements Runtime {
     // Addresses and ephemeral host ports change when the namespace's owner starts again (a
     // host-down's revert, or a restart of Toxiproxy): inspect every time.
     const info = await (l.holder ?? l.container).inspect();
-    if (this.direct) {
+    if ((await this.route()) === "bridge") {
       const address = info.NetworkSettings.Networks?.[this.networkName]?.IPAddress;
       if (!address) throw new Error(`${service}-${replica}: no address on ${this.networkName} (is its host up?)`);
       return { host: address, port };
