@@ -6,6 +6,7 @@ import type { LoadSample } from "../load/driver.js";
 import type { ComponentsSample } from "../observe/observer.js";
 import type { Fault, Scenario } from "../scenario/schema.js";
 import type { TopologyPlan } from "../topology/plan.js";
+import { decideGate, type Gate, type RunStatus } from "./gate.js";
 import type { DbCalibration } from "../calibrate/postgres.js";
 import { checkSetup, type Setup } from "./baseline.js";
 import { type Backpressure, backpressure, type Mechanism, mechanisms, median, type Span } from "./mechanisms.js";
@@ -47,6 +48,8 @@ export interface Analysis {
   /** the baseline as measured, and the scenario's required pressure checked against it (absent in
    * records written before it existed) */
   setup?: Setup;
+  /** the CI gate's one decision (see gate.ts); absent in records written before it existed */
+  gate?: Gate;
 }
 
 export interface RecordedRun {
@@ -59,6 +62,9 @@ export interface RecordedRun {
   latency?: { p50: number | null; p95: number | null; p99: number | null };
   /** the databases' calibration at topology up */
   calibrations?: DbCalibration[];
+  /** how the run ended (result.json); a run that did not complete never passes the gate */
+  status?: RunStatus["status"];
+  error?: string;
 }
 
 const DEFAULT_AVAILABILITY = 0.99;
@@ -153,6 +159,8 @@ export function analyze(recorded: RecordedRun): Analysis {
   const baseDropped = baseUsers.reduce((a, u) => a + u.dropped, 0);
   const baseOffered = baseUsers.reduce((a, u) => a + u.offered, 0);
   const baseUnhealthy = baseUsers.filter((_, i) => !healthy(baseline.from + i)).length;
+  const offeredAll = s.users.reduce((a, u) => a + u.offered, 0);
+  if (s.seconds === 0 || offeredAll === 0) reasons.push("no load was recorded: there is nothing to judge");
   if (applied.length === 0) reasons.push("no fault was applied: there is nothing to attribute");
   if (baseSeconds < 3) reasons.push(`the baseline before the first fault is ${baseSeconds} s; at least 3 s are needed to compare`);
   if (baseOffered > 0 && baseDropped / baseOffered > 0.05)
@@ -201,7 +209,7 @@ export function analyze(recorded: RecordedRun): Analysis {
     backpressure: bp,
     path,
     recovery,
-    slo: sloGate(run, s, recovery),
+    slo: sloGate(run, s, recovery, healthy),
     expectations: { pass: true, checks: [] },
     gaps: s.gaps,
     setup,
@@ -370,7 +378,7 @@ function propagation(
   return steps.sort((a, b) => a.at_s - b.at_s);
 }
 
-function sloGate(run: RecordedRun, s: Series, recovery: Analysis["recovery"]): Analysis["slo"] {
+function sloGate(run: RecordedRun, s: Series, recovery: Analysis["recovery"], healthy: (t: number) => boolean): Analysis["slo"] {
   const slo = run.scenario.slo;
   const objectives: Objective[] = [];
   const offered = s.users.reduce((a, u) => a + u.offered, 0);
@@ -391,15 +399,43 @@ function sloGate(run: RecordedRun, s: Series, recovery: Analysis["recovery"]): A
     });
   }
   if (slo.recovery !== undefined) {
-    const r = recovery.after_s;
-    objectives.push({
-      name: "recovery",
-      target: `≤ ${slo.recovery / 1000} s after the last fault`,
-      measured: recovery.recovered ? `${r} s` : recovery.recovered === false ? "not recovered" : "no fault ended",
-      pass: recovery.recovered === true && (r ?? Infinity) <= slo.recovery / 1000,
-    });
+    const limit = slo.recovery / 1000;
+    let r = recovery.after_s;
+    let measured = recovery.recovered ? `${r} s` : "not recovered";
+    if (recovery.recovered === null) {
+      // A fault that never ends (a kill with no start, a toxic never removed): users are judged
+      // from the last fault's start, so a system that shrugged it off passes and one that did not fails.
+      const applied = run.faults.filter((f) => f.action === "apply");
+      const last = applied.length ? Math.ceil(Math.max(...applied.map((f) => f.actual_ms)) / 1000) : null;
+      r = last === null ? null : backWithin(s, last, healthy);
+      measured =
+        last === null
+          ? "not assessed: no fault was applied"
+          : r === null
+            ? "not recovered (the fault never ended)"
+            : `${r} s (the fault never ended)`;
+    }
+    objectives.push({ name: "recovery", target: `≤ ${limit} s after the last fault`, measured, pass: r !== null && r <= limit });
   }
   return { pass: objectives.every((o) => o.pass), objectives };
+}
+
+/** Seconds from `from` until users are within the SLO for STABLE_SECONDS in a row; null if never. */
+function backWithin(s: Series, from: number, healthy: (t: number) => boolean): number | null {
+  for (let t = from; t + STABLE_SECONDS <= s.seconds; t++) {
+    let ok = true;
+    for (let k = 0; k < STABLE_SECONDS; k++) ok &&= healthy(t + k);
+    if (ok) return t - from;
+  }
+  return null;
+}
+
+/** The analysis, the scenario's `expect:` block and the gate: what `run` and `analyze` record. */
+export function judge(run: RecordedRun): Analysis {
+  const a = analyze(run);
+  a.expectations = checkExpectations(a, run.scenario);
+  a.gate = decideGate(a, run.scenario, { ...(run.status ? { status: run.status } : {}), ...(run.error ? { error: run.error } : {}) });
+  return a;
 }
 
 /** The scenario's `expect:` block against the analysis (a CI gate). */

@@ -31,7 +31,23 @@ export function readRunFolder(dir: string): RunFolder {
   const result = existsSync(resultFile) ? (JSON.parse(readFileSync(resultFile, "utf8")) as Record<string, unknown>) : {};
   const latency = result.latency as RecordedRun["latency"] | undefined;
   const calibrations = events.filter((e) => e.type === "calibration").map((e) => (e as { calibration: DbCalibration }).calibration);
-  return { run: { scenario, plan, load, components, faults, calibrations, ...(latency ? { latency } : {}) }, events, result };
+  const status = result.status === "completed" || result.status === "interrupted" || result.status === "error" ? result.status : undefined;
+  const error = typeof result.error === "string" ? result.error : undefined;
+  return {
+    run: {
+      scenario,
+      plan,
+      load,
+      components,
+      faults,
+      calibrations,
+      ...(latency ? { latency } : {}),
+      ...(status ? { status } : {}),
+      ...(error ? { error } : {}),
+    },
+    events,
+    result,
+  };
 }
 
 export function readRun(dir: string): RecordedRun {

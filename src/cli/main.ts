@@ -1,6 +1,9 @@
 // cascade — the command line. Each command is a thin shell over a stage; see README for usage.
 import { Command, Option } from "commander";
-import { EXIT } from "./exit.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT } from "../paths.js";
+import { EXIT, EXIT_HELP } from "./exit.js";
 import { runCommand } from "./run.js";
 import { analyzeCommand } from "./analyze.js";
 import { reportCommand } from "./report.js";
@@ -12,9 +15,18 @@ import { doctorCommand } from "./doctor.js";
 import { downCommand } from "./down.js";
 import { scenarioJsonSchema } from "../scenario/load.js";
 
+const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+
 const program = new Command("cascade")
   .description("Chaos and load tests for cascading failures on a real Docker topology")
-  .showHelpAfterError();
+  .version(version, "-V, --version", "print Cascade's version")
+  .showHelpAfterError()
+  .addHelpText("after", `\n${EXIT_HELP}\n`)
+  // Usage errors (unknown command or option, missing argument) exit 64, not commander's 1, which
+  // would read as an unexpected error; help and --version exit 0. Subcommands inherit this.
+  .exitOverride((err) => {
+    process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
+  });
 
 const imagesOpt = () =>
   new Option("--images <source>", "image source: official (registry images) or offline (built here from Debian)").choices([

@@ -9,9 +9,8 @@ export function shown(p: string): string {
   return r && !r.startsWith("..") ? r : p;
 }
 
-/** Prints why a run folder could not be used; 2 when it is not a (valid) run folder, else 1. */
+/** Prints why a run folder could not be used, in one line; exit 8 (missing or damaged record). */
 export function readFailure(e: unknown): number {
-  const message = (e as Error).message;
-  process.stderr.write(`${message}\n`);
-  return /is not a run folder|is missing|invalid/i.test(message) ? EXIT.invalidScenario : EXIT.runFailed;
+  process.stderr.write(`${(e as Error).message}\n`);
+  return EXIT.badRecord;
 }

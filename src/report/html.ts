@@ -11,6 +11,7 @@ import {
   MECHANISM_TITLES,
   evidence,
   mechanismSentences,
+  type ObjectiveRow,
   objectiveRows,
   pathSentences,
   recoverySentence,
@@ -59,6 +60,9 @@ h3 { font-size: 16px; margin: 24px 0 2px; }
 .meta, .caption, .files { color: #555; font-size: 13px; margin: 2px 0; }
 .verdict { border-left: 6px solid #888; background: #f4f4f4; padding: 12px 16px; margin: 16px 0; }
 .verdict.cascade { border-color: #c62828; background: #fdecec; } .verdict.setup-did-not-hold { border-color: #ef8f00; background: #fff4e0; } .verdict.no-cascade { border-color: #2e7d32; background: #eaf5ea; }
+.gate { font-weight: bold; font-size: 16px; padding: 8px 12px; border-radius: 4px; }
+.gate.pass { background: #eaf5ea; color: #1b5e20; } .gate.fail { background: #fdecec; color: #b71c1c; }
+.waived { color: #666; font-style: italic; }
 .verdict .word { font-size: 22px; font-weight: bold; letter-spacing: .02em; }
 .verdict p { margin: 6px 0 0; }
 ol.path { margin: 4px 0; padding-left: 24px; } ul.plain { margin: 4px 0; padding-left: 20px; }
@@ -144,6 +148,8 @@ export function table(head: string[], rows: string[][], numeric: number[] = []):
 }
 
 const passCell = (pass: boolean) => (pass ? '<span class="pass">pass</span>' : '<span class="fail">FAIL</span>');
+const resultCell = (r: ObjectiveRow["result"]) =>
+  r === "missed, waived" ? '<span class="waived">missed, waived</span>' : passCell(r === "pass");
 
 /** Verdict, path, mechanisms and recovery of one run: the top of a report, and one column of a comparison. */
 export function verdictBlock(m: ReportModel, heading = "h2"): string {
@@ -174,7 +180,7 @@ export function objectivesTable(m: ReportModel): string {
   if (!rows.length) return "<p>The scenario declares no SLO objective and no expectation.</p>";
   return table(
     ["", "objective", "target", "measured", "result"],
-    rows.map((r) => [escapeHtml(r.kind), escapeHtml(r.name), escapeHtml(r.target), escapeHtml(r.measured), passCell(r.pass)]),
+    rows.map((r) => [escapeHtml(r.kind), escapeHtml(r.name), escapeHtml(r.target), escapeHtml(r.measured), resultCell(r.result)]),
   );
 }
 
@@ -202,6 +208,7 @@ ${sc.description ? `<p>${escapeHtml(sc.description)}</p>` : ""}
 <p class="meta">${meta.map(escapeHtml).join(" · ")}</p>
 ${m.meta.error ? `<p class="meta fail">${escapeHtml(m.meta.error)}</p>` : ""}
 </header>
+${a.gate ? `<p class="gate ${a.gate.pass ? "pass" : "fail"}">${escapeHtml(a.gate.line)}</p>` : ""}
 ${verdictBlock(m)}
 <h2>SLO and expectations</h2>
 ${objectivesTable(m)}

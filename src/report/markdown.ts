@@ -8,6 +8,7 @@ import {
   MECHANISM_TITLES,
   evidence,
   mechanismSentences,
+  type ObjectiveRow,
   objectiveRows,
   pathSentences,
   recoverySentence,
@@ -24,7 +25,7 @@ export function escapeMarkdown(s: unknown): string {
     .replace(/[\\`*_[\]|#~!]/g, (c) => `\\${c}`);
 }
 
-const mark = (pass: boolean) => (pass ? "✅ pass" : "❌ FAIL");
+const mark = (r: ObjectiveRow["result"]) => (r === "pass" ? "✅ pass" : r === "FAIL" ? "❌ FAIL" : "➖ missed, waived");
 
 export function mdTable(head: string[], rows: string[][], right: number[] = []): string[] {
   return [
@@ -39,7 +40,7 @@ export function objectivesMd(a: Analysis): string[] {
   if (!rows.length) return ["The scenario declares no SLO objective and no expectation."];
   return mdTable(
     ["", "objective", "target", "measured", "result"],
-    rows.map((r) => [r.kind, escapeMarkdown(r.name), escapeMarkdown(r.target), escapeMarkdown(r.measured), mark(r.pass)]),
+    rows.map((r) => [r.kind, escapeMarkdown(r.name), escapeMarkdown(r.target), escapeMarkdown(r.measured), mark(r.result)]),
   );
 }
 
@@ -69,6 +70,7 @@ export function summaryMarkdown(m: ReportModel, charts: Array<{ title: string; p
   const lines = [
     `## Cascade: ${escapeMarkdown(sc.name)} — ${verdictWord(a)}`,
     "",
+    ...(a.gate ? [`**${escapeMarkdown(a.gate.line)}**`, ""] : []),
     ...(sc.description ? [`> ${escapeMarkdown(sc.description)}`, ""] : []),
     ...verdictMd(a),
     "",

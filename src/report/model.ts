@@ -3,7 +3,8 @@
 // Built once per run and shared by the charts, the HTML page and the Markdown summary.
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { analyze, checkExpectations, loadEvents, type Analysis, type RecordedRun } from "../analyze/analyze.js";
+import { judge, loadEvents, type Analysis, type RecordedRun } from "../analyze/analyze.js";
+import { decideGate } from "../analyze/gate.js";
 import { buildSeries, hostsOf, type Series } from "../analyze/series.js";
 import { readRunFolder } from "../analyze/stored.js";
 import type { FaultEvent } from "../faults/scheduler.js";
@@ -92,11 +93,12 @@ export function loadModel(dir: string): ReportModel {
 
 /** The model from data already in memory (a live run, a test, the benchmark). */
 export function buildModel(run: RecordedRun, stored: Analysis | null, containers: ContainerEventLine[], meta: RunMeta): ReportModel {
-  let analysis = stored;
-  if (!analysis) {
-    analysis = analyze(run);
-    analysis.expectations = checkExpectations(analysis, run.scenario);
-  }
+  const analysis = stored ?? judge(run);
+  // Records from before the gate existed: decide it here, from the status result.json gives.
+  analysis.gate ??= decideGate(analysis, run.scenario, {
+    ...(meta.status === "completed" || meta.status === "interrupted" || meta.status === "error" ? { status: meta.status } : {}),
+    ...(meta.error ? { error: meta.error } : {}),
+  });
   const hosts = hostsOf(run.plan);
   const series = buildSeries(run.load, run.components, hosts);
   const faults = [...run.faults, ...loadEvents(run.scenario)].sort((a, b) => a.actual_ms - b.actual_ms);

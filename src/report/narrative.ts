@@ -86,15 +86,24 @@ export interface ObjectiveRow {
   target: string;
   measured: string;
   pass: boolean;
+  /** "pass", "FAIL", or "missed, waived" for an SLO miss the gate does not count (see gate.ts) */
+  result: "pass" | "FAIL" | "missed, waived";
+}
+
+/** The gate's word for one objective, the same in the summary, summary.md, report.html and JUnit. */
+export function objectiveResult(o: Objective, waived: boolean): ObjectiveRow["result"] {
+  return o.pass ? "pass" : waived ? "missed, waived" : "FAIL";
 }
 
 export function objectiveRows(a: Analysis): ObjectiveRow[] {
+  const waived = a.gate?.slo_waived ?? false;
   const row = (kind: ObjectiveRow["kind"]) => (o: Objective) => ({
     kind,
     name: o.name,
     target: o.target,
     measured: o.measured,
     pass: o.pass,
+    result: objectiveResult(o, kind === "SLO" && waived),
   });
   return [...a.slo.objectives.map(row("SLO")), ...a.expectations.checks.map(row("expect"))];
 }

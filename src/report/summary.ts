@@ -4,6 +4,7 @@ import type { WindowStats } from "../analyze/windows.js";
 import type { Analysis } from "../analyze/analyze.js";
 import { describeCheck, describeUtilisation } from "../analyze/baseline.js";
 import { describeCalibration } from "../calibrate/describe.js";
+import { objectiveResult } from "./narrative.js";
 
 const pct = (v: number | null) => (v === null ? "-" : `${(v * 100).toFixed(1)}%`);
 const ms = (v: number | null) => (v === null ? "-" : `${Math.round(v)}`);
@@ -91,7 +92,8 @@ export function formatAnalysis(a: Analysis): string[] {
             : "not assessed (a fault stayed active to the end)"
     }`,
   );
-  for (const o of a.slo.objectives) out.push(`  SLO ${o.pass ? "pass" : "FAIL"}  ${o.name}: ${o.measured} (target ${o.target})`);
+  const waived = a.gate?.slo_waived ?? false;
+  for (const o of a.slo.objectives) out.push(`  SLO ${objectiveResult(o, waived)}  ${o.name}: ${o.measured} (target ${o.target})`);
   for (const c of a.expectations.checks) out.push(`  expect ${c.pass ? "pass" : "FAIL"}  ${c.name}: ${c.measured} (expected ${c.target})`);
   const gaps = Object.entries(a.gaps);
   if (gaps.length) out.push(`  missing readings: ${gaps.map(([s, n]) => `${s} ${n} s`).join(", ")}`);

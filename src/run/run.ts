@@ -15,7 +15,7 @@ import { Timeline, type FaultEvent } from "../faults/scheduler.js";
 import { runLoad, type LoadSample } from "../load/driver.js";
 import { RunRecord, FILES } from "../observe/record.js";
 import { windows, stats, type WindowStats } from "../analyze/windows.js";
-import { analyze, checkExpectations, firstFaultMs, type Analysis } from "../analyze/analyze.js";
+import { judge, firstFaultMs, type Analysis } from "../analyze/analyze.js";
 import { checkSetup } from "../analyze/baseline.js";
 import { buildSeries, hostsOf } from "../analyze/series.js";
 import { Observer, type ComponentsSample } from "../observe/observer.js";
@@ -176,10 +176,19 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
   let analysis: Analysis | undefined;
   if (samples.length > 0) {
     try {
-      analysis = analyze({ scenario, plan, load: samples, components, faults, calibrations, ...(latency ? { latency } : {}) });
-      analysis.expectations = checkExpectations(analysis, scenario);
+      analysis = judge({
+        scenario,
+        plan,
+        load: samples,
+        components,
+        faults,
+        calibrations,
+        status,
+        ...(error ? { error } : {}),
+        ...(latency ? { latency } : {}),
+      });
       record.write(FILES.analysis, analysis);
-      record.write(FILES.junit, junitXml(scenario.name, analysis, samples.length));
+      record.write(FILES.junit, junitXml(scenario, analysis, samples.length));
     } catch (e) {
       error = `${error ? `${error}; ` : ""}analysis failed: ${(e as Error).message}`;
     }

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { analyze, checkExpectations, loadEvents } from "../../src/analyze/analyze.js";
 import { readRun } from "../../src/analyze/stored.js";
 import { junitXml } from "../../src/report/junit.js";
+import { decideGate } from "../../src/analyze/gate.js";
 
 const run = (name: string) => readRun(fileURLToPath(new URL(`../fixtures/runs/${name}`, import.meta.url)));
 
@@ -41,8 +42,10 @@ describe("cold cache: the cache killed in front of a CPU-limited database", () =
       ["mechanism load-shift", true],
       ["mechanism retries", false],
     ]);
-    const xml = junitXml(r.scenario.name, { ...a, expectations: e }, r.load.length);
-    expect(xml).toContain('<testsuite name="cascade docker-foundation" tests="4" failures="1"');
+    const xml = junitXml(r.scenario, { ...a, expectations: e, gate: decideGate({ ...a, expectations: e }, r.scenario) }, r.load.length);
+    // the gate case fails with the expectation it names, and the expectation's own case fails
+    expect(xml).toContain('<testsuite name="cascade docker-foundation" tests="4" failures="2" skipped="0"');
+    expect(xml).toMatch(/name="gate \(verdict: cascade\)"><failure message="gate: FAIL — expect mechanism retries not found/);
     expect(xml).toContain('name="expect mechanism retries"><failure message="measured not found');
   });
 });

@@ -255,7 +255,7 @@ describe("cascade report / compare commands", () => {
     expect(ok.stdout).toContain("report.html");
     expect(existsSync(join(dir, "charts/saturation.png"))).toBe(true);
     const bad = await run("report", mkdtempSync(join(tmpdir(), "cascade-empty-")));
-    expect(bad.code).toBe(2);
+    expect(bad.code).toBe(8); // a missing or damaged run record
     expect(bad.stderr).toMatch(/is not a run folder/);
   }, 60_000);
 });
