@@ -81,3 +81,11 @@ export function decideGate(a: Analysis | undefined, scenario: Scenario, run: Run
         : `${a.verdict}; nothing declared to check (no slo: or expect:)`,
   );
 }
+
+/** The gate of a finished run: its analysis's, unless a completed run left containers behind
+ * (teardown did not finish), which is a harness error whatever it measured. */
+export function gateOfRun(r: RunStatus & { analysis?: Analysis | undefined; teardown?: unknown }, scenario: Scenario): Gate {
+  if (r.status === "completed" && !r.teardown)
+    return decideGate(undefined, scenario, { status: "error", error: r.error ?? "teardown did not finish" });
+  return r.analysis?.gate ?? decideGate(r.analysis, scenario, r);
+}

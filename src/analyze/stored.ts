@@ -6,7 +6,7 @@ import type { DbCalibration } from "../calibrate/postgres.js";
 import type { FaultEvent } from "../faults/scheduler.js";
 import type { LoadSample } from "../load/driver.js";
 import type { ComponentsSample } from "../observe/observer.js";
-import { FILES, readNdjsonFile, readSamples } from "../observe/record.js";
+import { FILES, readJsonFile, readNdjsonFile, readSamples } from "../observe/record.js";
 import { parseScenario } from "../scenario/load.js";
 import type { TopologyPlan } from "../topology/plan.js";
 import type { RecordedRun } from "./analyze.js";
@@ -23,12 +23,12 @@ export function readRunFolder(dir: string): RunFolder {
   for (const f of [FILES.scenario, FILES.plan, FILES.samples, FILES.events])
     if (!existsSync(join(dir, f))) throw new Error(`${dir} is not a run folder: ${f} is missing`);
   const scenario = parseScenario(readFileSync(join(dir, FILES.scenario), "utf8"), join(dir, FILES.scenario));
-  const plan = JSON.parse(readFileSync(join(dir, FILES.plan), "utf8")) as TopologyPlan;
+  const plan = readJsonFile<TopologyPlan>(join(dir, FILES.plan));
   const { load, components } = readSamples<LoadSample, ComponentsSample>(dir);
   const events = readNdjsonFile<{ type?: string }>(join(dir, FILES.events));
   const faults = events.filter((e): e is FaultEvent & { type: string } => e.type === "fault");
   const resultFile = join(dir, FILES.result);
-  const result = existsSync(resultFile) ? (JSON.parse(readFileSync(resultFile, "utf8")) as Record<string, unknown>) : {};
+  const result = existsSync(resultFile) ? readJsonFile<Record<string, unknown>>(resultFile) : {};
   const latency = result.latency as RecordedRun["latency"] | undefined;
   const calibrations = events.filter((e) => e.type === "calibration").map((e) => (e as { calibration: DbCalibration }).calibration);
   const status = result.status === "completed" || result.status === "interrupted" || result.status === "error" ? result.status : undefined;

@@ -246,6 +246,24 @@ export function validateSettings(raw: unknown, source: string): Partial<AppSetti
   return raw as Partial<AppSettings>;
 }
 
+/** Every problem of a settings object, one per key, without stopping at the first: `cascade
+ * validate` reports each at its own line. The same rules as validateSettings. */
+export function settingsProblems(raw: Record<string, unknown>): Array<{ key: string; message: string }> {
+  const out: Array<{ key: string; message: string }> = [];
+  for (const [key, value] of Object.entries(raw)) {
+    if (!isSettingName(key)) {
+      out.push({ key, message: `unknown reference-app setting "${key}" (known: ${SETTING_NAMES.join(", ")})` });
+      continue;
+    }
+    try {
+      checkValue("setting", key, value);
+    } catch (e) {
+      out.push({ key, message: (e as Error).message.replace(/^setting: /, "") });
+    }
+  }
+  return out;
+}
+
 /** Parses the JSON text of CASCADE_APP_CONFIG; unknown keys and bad values throw ConfigError. */
 export function parseSettings(json: string | undefined): AppSettings {
   if (json === undefined || json.trim() === "") return { ...DEFAULT_SETTINGS };

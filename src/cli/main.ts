@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../paths.js";
 import { EXIT, EXIT_HELP } from "./exit.js";
+import { FORMATS, type OutputFormat } from "./format.js";
 import { runCommand } from "./run.js";
 import { analyzeCommand } from "./analyze.js";
 import { reportCommand } from "./report.js";
@@ -28,31 +29,48 @@ const program = new Command("cascade")
     process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
   });
 
+/** --format text|json|github, and --json as its short form. */
+const formatOpts = (cmd: Command) =>
+  cmd
+    .addOption(new Option("--format <format>", "text, json (for scripts) or github (Actions annotations)").choices(FORMATS).default("text"))
+    .option("--json", "same as --format json");
+const formatOf = (o: { format?: OutputFormat; json?: boolean }): OutputFormat => (o.json ? "json" : (o.format ?? "text"));
+
 const imagesOpt = () =>
   new Option("--images <source>", "image source: official (registry images) or offline (built here from Debian)").choices([
     "official",
     "offline",
   ]);
 
-program
-  .command("run")
-  .description("start the scenario's topology, drive load, inject its faults, tear down, write the run record")
-  .argument("<scenario>", "scenario YAML file")
-  .addOption(imagesOpt())
-  .option("--out <dir>", "where run folders go (default ./reports)")
-  .action(async (file: string, o: { images?: string; out?: string }) => process.exit(await runCommand(file, o)));
+formatOpts(
+  program
+    .command("run")
+    .description("start the scenario's topology, drive load, inject its faults, tear down, write the run record")
+    .argument("<scenario>", "scenario YAML file")
+    .addOption(imagesOpt())
+    .option("--out <dir>", "where run folders go (default ./reports)"),
+).action(async (file: string, o: { images?: string; out?: string; format?: OutputFormat; json?: boolean }) =>
+  process.exit(await runCommand(file, { ...o, format: formatOf(o) })),
+);
 
-program
-  .command("analyze")
-  .description("re-run the analysis (verdict, mechanisms, SLO gate) on a stored run folder; no Docker needed")
-  .argument("<run-dir>", "a folder under reports/<scenario>/")
-  .action(async (dir: string) => process.exit(await analyzeCommand(dir)));
+formatOpts(
+  program
+    .command("analyze")
+    .description(
+      "re-run the analysis (verdict, mechanisms, gate) on a stored run folder; writes analysis.json and junit.xml; no Docker needed",
+    )
+    .argument("<run-dir>", "a folder under reports/<scenario>/")
+    .option("--out <dir>", "write analysis.json and junit.xml there instead of into the run folder"),
+).action(async (dir: string, o: { out?: string; format?: OutputFormat; json?: boolean }) =>
+  process.exit(await analyzeCommand(dir, { ...(o.out ? { out: o.out } : {}), format: formatOf(o) })),
+);
 
 program
   .command("report")
   .description("write the run's report again from its folder: report.html, summary.md, charts/ (PNG, SVG, vega-lite); no Docker needed")
   .argument("<run-dir>", "a folder under reports/<scenario>/")
-  .action(async (dir: string) => process.exit(await reportCommand(dir)));
+  .option("--out <dir>", "write the report there instead of into the run folder")
+  .action(async (dir: string, o: { out?: string }) => process.exit(await reportCommand(dir, o)));
 
 program
   .command("compare")
@@ -64,17 +82,21 @@ program
   .option("--out <dir>", "where to write it (default reports/compare/<A>-vs-<B>/)")
   .action(async (a: string, b: string, o: { out?: string }) => process.exit(await compareCommand(a, b, o)));
 
-program
-  .command("validate")
-  .description("check scenario files and print every problem with file:line:col; starts nothing")
-  .argument("<scenario...>", "scenario YAML files")
-  .action(async (files: string[]) => process.exit(await validateCommand(files)));
+formatOpts(
+  program
+    .command("validate")
+    .description("check scenario files and print every problem with file:line:col; starts nothing")
+    .argument("<scenario...>", "scenario YAML files"),
+).action(async (files: string[], o: { format?: OutputFormat; json?: boolean }) =>
+  process.exit(await validateCommand(files, { format: formatOf(o) })),
+);
 
 program
   .command("list")
   .description("list recorded runs (newest last), or the scenario catalog with --scenarios")
   .option("--scenarios", "list the scenarios in scenarios/ with their descriptions")
-  .action(async (o: { scenarios?: boolean }) => process.exit(await listCommand(o)));
+  .option("--json", "one JSON document: the runs (or scenarios) with their status, gate and path")
+  .action(async (o: { scenarios?: boolean; json?: boolean }) => process.exit(await listCommand(o)));
 
 const images = program.command("images").description("build or inspect the images the topology runs");
 images

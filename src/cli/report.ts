@@ -3,11 +3,16 @@ import { writeReport } from "../report/report.js";
 import { EXIT } from "./exit.js";
 import { readFailure, shown } from "./paths.js";
 
-export async function reportCommand(dir: string): Promise<number> {
+export async function reportCommand(dir: string, o: { out?: string } = {}): Promise<number> {
   let out: Awaited<ReturnType<typeof writeReport>>;
   try {
-    out = await writeReport(dir);
+    out = await writeReport(dir, o.out ?? dir);
   } catch (e) {
+    // A folder it may not write into is not a damaged record: say where to write instead.
+    if ((e as NodeJS.ErrnoException).code === "EACCES" || (e as NodeJS.ErrnoException).code === "EROFS") {
+      process.stderr.write(`cannot write the report into ${o.out ?? dir}: ${(e as Error).message} (use --out <dir>)\n`);
+      return EXIT.infrastructure;
+    }
     return readFailure(e);
   }
   const rel = shown;

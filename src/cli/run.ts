@@ -5,9 +5,11 @@ import { EngineUnavailable, pingEngine } from "../runtime/docker/client.js";
 import { runScenario } from "../run/run.js";
 import { formatSummary } from "../report/summary.js";
 import { EXIT } from "./exit.js";
-import { decideGate } from "../analyze/gate.js";
+import { gateOfRun } from "../analyze/gate.js";
+import { githubLines } from "./analyze.js";
+import { type OutputFormat, githubAnnotation } from "./format.js";
 
-export async function runCommand(file: string, o: { images?: string; out?: string }): Promise<number> {
+export async function runCommand(file: string, o: { images?: string; out?: string; format?: OutputFormat }): Promise<number> {
   let loaded: Awaited<ReturnType<typeof loadScenario>>;
   try {
     loaded = await loadScenario(file);
@@ -52,11 +54,15 @@ export async function runCommand(file: string, o: { images?: string; out?: strin
     signal: ac.signal,
     ...(o.out ? { outDir: o.out } : {}),
   });
-  // The gate as recorded; a run that leaked containers is a harness error whatever it measured.
-  const gate =
-    result.teardown || result.status !== "completed"
-      ? (result.analysis?.gate ?? decideGate(result.analysis, loaded.scenario, result))
-      : decideGate(undefined, loaded.scenario, { status: "error", error: result.error ?? "teardown did not finish" });
+  const gate = gateOfRun(result, loaded.scenario);
+  if (o.format === "json") {
+    process.stdout.write(`${JSON.stringify({ ...result, gate }, null, 2)}\n`);
+    return gate.exit;
+  }
   process.stdout.write(`\n${formatSummary(result)}\n${gate.line}\n`);
+  if (o.format === "github")
+    process.stdout.write(
+      `${(result.analysis ? githubLines(loaded.scenario.name, result.analysis, gate) : [githubAnnotation("error", `cascade ${loaded.scenario.name}: gate ${gate.label}`, gate.line)]).join("\n")}\n`,
+    );
   return gate.exit;
 }

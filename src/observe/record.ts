@@ -1,7 +1,7 @@
 // The run folder: reports/<scenario>/<timestamp>/. Samples and events are appended line by line
 // with synchronous writes as the run goes, so a crash or SIGKILL keeps everything up to the
 // last completed second.
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const FILES = {
@@ -30,7 +30,7 @@ export class RunRecord {
   }
 
   write(name: string, content: string | object): void {
-    writeFileSync(join(this.dir, name), typeof content === "string" ? content : `${JSON.stringify(content, null, 2)}\n`);
+    writeAtomic(join(this.dir, name), typeof content === "string" ? content : `${JSON.stringify(content, null, 2)}\n`);
   }
 
   sample(s: object): void {
@@ -42,21 +42,57 @@ export class RunRecord {
   }
 }
 
+/** The version of the run record's JSON files (result.json, analysis.json): raised when a field
+ * changes meaning or goes away; new optional fields keep it. Schemas: schemas/*.schema.json. */
+export const RECORD_SCHEMA_VERSION = 1;
+
+/** Writes a whole file so that a reader never sees half of it: a temporary file, then a rename. */
+export function writeAtomic(file: string, content: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, content);
+  renameSync(tmp, file);
+}
+
+/** A run record that cannot be read as written: names the file and the line. */
+export class RecordDamaged extends Error {
+  override readonly name = "RecordDamaged";
+}
+
 /** One line of samples.ndjson: a second of load, or a reading of every component. */
 export type SampleLine = ({ kind: "load" } & Record<string, unknown>) | ({ kind: "components" } & Record<string, unknown>);
 
-/** Reads an NDJSON file, skipping a torn last line (a crash mid-write). */
+/** Reads an NDJSON file. Only the last line may be torn (a crash mid-write) and is skipped; a line
+ * that cannot be read anywhere else is damage, and silently dropping it would shift every later
+ * second, so it throws RecordDamaged naming the file and the line. */
 export function readNdjsonFile<T>(file: string): T[] {
   const out: T[] = [];
-  for (const line of readFileSync(file, "utf8").split("\n")) {
-    if (!line.trim()) continue;
+  const lines = readFileSync(file, "utf8").split("\n");
+  let last = lines.length - 1;
+  while (last >= 0 && !lines[last]?.trim()) last--;
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
     try {
-      out.push(JSON.parse(line) as T);
-    } catch {
-      /* torn line */
+      const v = JSON.parse(line) as unknown;
+      if (v === null || typeof v !== "object" || Array.isArray(v)) throw new Error("not a JSON object");
+      out.push(v as T);
+    } catch (e) {
+      if (i === last) return; // torn last line
+      throw new RecordDamaged(
+        `${file}:${i + 1}: damaged line (${(e as Error).message}): ${line.slice(0, 80)}${line.length > 80 ? "…" : ""}`,
+      );
     }
-  }
+  });
   return out;
+}
+
+/** Reads a JSON file of the record; damage is one line naming the file. */
+export function readJsonFile<T>(file: string): T {
+  const text = readFileSync(file, "utf8");
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new RecordDamaged(`${file}: damaged (${(e as Error).message})`);
+  }
 }
 
 /** The load seconds and the component readings of a run folder, in order. */

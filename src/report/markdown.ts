@@ -1,5 +1,6 @@
-// summary.md: the verdict, the causal path, the mechanisms with their numbers, the SLO table and
-// the chart PNGs — short enough for a PR comment or a CI job summary. Text from the scenario,
+// summary.md: the gate, the verdict, the causal path, the mechanisms with their numbers, the SLO
+// table and where the charts are — text and tables only, so it renders as a GitHub job summary or
+// a PR comment. Text from the scenario,
 // faults and containers is escaped: HTML-significant characters become entities (CI summaries
 // render HTML) and Markdown punctuation is backslash-escaped (no accidental links or tables).
 import type { Analysis } from "../analyze/analyze.js";
@@ -95,8 +96,16 @@ export function summaryMarkdown(m: ReportModel, charts: Array<{ title: string; p
     "",
     "### Charts",
     "",
-    ...charts.flatMap((c) => [`![${escapeMarkdown(c.title)}](${c.png})`, ""]),
-    `<sub>run ${escapeMarkdown(m.meta.id)} · ${m.series.seconds} s of load · interactive charts in report.html</sub>`,
+    // Named, not embedded: a CI job summary (or a PR comment) cannot show files of the run folder,
+    // and a broken image is worse than a line that says where the picture is.
+    `The charts are files of the run record, not images in this page: keep the run folder (\`${escapeMarkdown(m.meta.id)}\`) as a CI artifact and open \`report.html\` (interactive) or \`charts/*.png\`.`,
+    "",
+    ...mdTable(
+      ["chart", "file"],
+      charts.map((c) => [escapeMarkdown(c.title), `\`${escapeMarkdown(c.png)}\``]),
+    ),
+    "",
+    `<sub>run ${escapeMarkdown(m.meta.id)} · ${m.series.seconds} s of load</sub>`,
     "",
   ];
   return lines.join("\n");

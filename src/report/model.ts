@@ -1,14 +1,14 @@
 // The run as a report sees it: the recorded run, its analysis, the per-second series, the fault
 // windows to shade and the container events to mark — every time in seconds since load start.
 // Built once per run and shared by the charts, the HTML page and the Markdown summary.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { judge, loadEvents, type Analysis, type RecordedRun } from "../analyze/analyze.js";
 import { decideGate } from "../analyze/gate.js";
 import { buildSeries, hostsOf, type Series } from "../analyze/series.js";
 import { readRunFolder } from "../analyze/stored.js";
 import type { FaultEvent } from "../faults/scheduler.js";
-import { FILES } from "../observe/record.js";
+import { FILES, readJsonFile } from "../observe/record.js";
 
 /** A stretch during which a fault (or a load shape) acted; `to === from` for an instant action. */
 export interface FaultWindow {
@@ -79,7 +79,7 @@ export interface ReportModel {
 export function loadModel(dir: string): ReportModel {
   const { run, events, result } = readRunFolder(dir);
   const analysisFile = join(dir, FILES.analysis);
-  const analysis = existsSync(analysisFile) ? (JSON.parse(readFileSync(analysisFile, "utf8")) as Analysis) : null;
+  const analysis = existsSync(analysisFile) ? readJsonFile<Analysis>(analysisFile) : null;
   const containers = events.filter((e): e is ContainerEventLine => e.type === "container");
   const meta: RunMeta = {
     id: `${basename(dirname(dir))}/${basename(dir)}`,

@@ -117,8 +117,8 @@ export async function renderReport(model: ReportModel, dir: string, started = pe
   return { dir, html: join(dir, REPORT_FILES.html), markdown: join(dir, REPORT_FILES.markdown), charts: rendered, timings };
 }
 
-/** Reads a run folder and writes its report next to the record. */
-export async function writeReport(dir: string): Promise<ReportOutput> {
+/** Reads a run folder and writes its report next to the record, or into `out`. */
+export async function writeReport(dir: string, out = dir): Promise<ReportOutput> {
   const started = performance.now();
   let model: ReportModel;
   try {
@@ -126,5 +126,6 @@ export async function writeReport(dir: string): Promise<ReportOutput> {
   } catch (e) {
     throw new Error(`report: ${(e as Error).message}`);
   }
-  return renderReport(model, dir, started);
+  mkdirSync(out, { recursive: true });
+  return renderReport(model, out, started);
 }

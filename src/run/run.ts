@@ -13,7 +13,7 @@ import { reap } from "../runtime/docker/labels.js";
 import type { TeardownReport } from "../runtime/types.js";
 import { Timeline, type FaultEvent } from "../faults/scheduler.js";
 import { runLoad, type LoadSample } from "../load/driver.js";
-import { RunRecord, FILES } from "../observe/record.js";
+import { FILES, RECORD_SCHEMA_VERSION, RunRecord } from "../observe/record.js";
 import { windows, stats, type WindowStats } from "../analyze/windows.js";
 import { judge, firstFaultMs, type Analysis } from "../analyze/analyze.js";
 import { checkSetup } from "../analyze/baseline.js";
@@ -187,7 +187,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
         ...(error ? { error } : {}),
         ...(latency ? { latency } : {}),
       });
-      record.write(FILES.analysis, analysis);
+      record.write(FILES.analysis, { schema_version: RECORD_SCHEMA_VERSION, ...analysis });
       record.write(FILES.junit, junitXml(scenario, analysis, samples.length));
     } catch (e) {
       error = `${error ? `${error}; ` : ""}analysis failed: ${(e as Error).message}`;
@@ -212,17 +212,24 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     ...(teardown ? { teardown } : {}),
     leftovers_removed: reaped.length,
   };
-  record.write(FILES.result, result);
+  record.write(FILES.result, stored(result));
   if (analysis) {
     // The report reads the finished record (result.json included); vega loads only here.
     try {
       await (await import("../report/report.js")).writeReport(record.dir);
     } catch (e) {
       result.error = `${result.error ? `${result.error}; ` : ""}report failed: ${(e as Error).message}`;
-      record.write(FILES.result, result);
+      record.write(FILES.result, stored(result));
     }
   }
   return result;
+}
+
+/** result.json: the run as recorded, versioned. The analysis lives in analysis.json alone (one
+ * source of truth, which `cascade analyze` rewrites); result.json names the file. */
+function stored(result: RunResult): object {
+  const { analysis, ...rest } = result;
+  return { schema_version: RECORD_SCHEMA_VERSION, ...rest, ...(analysis ? { analysis_file: FILES.analysis } : {}) };
 }
 
 /** Checks the scenario's baseline requirements just before the first fault, on the seconds recorded

@@ -27,3 +27,6 @@ export class ScenarioInvalid extends Error {
     super(formatIssues(issues));
   }
 }
+
+/** A value quoted back to its author, cut short: a message is one line, whatever was pasted. */
+export const cut = (s: string, max = 60): string => (s.length > max ? `${s.slice(0, max)}… (${s.length} characters)` : s);

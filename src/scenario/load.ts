@@ -1,6 +1,7 @@
 // Reading a scenario file: YAML → schema → cross-field checks, collecting every problem with its
 // line and column instead of stopping at the first, so one edit-run cycle fixes them all.
-import { readFile } from "node:fs/promises";
+import { isUtf8 } from "node:buffer";
+import { readFile, stat } from "node:fs/promises";
 import { isAlias, LineCounter, parseDocument, visit, type Document } from "yaml";
 import { z } from "zod";
 import { type ScenarioIssue, ScenarioInvalid, sortIssues } from "./issues.js";
@@ -12,6 +13,9 @@ import { fromZod, type PathIssue } from "./zod-issues.js";
 export { formatIssues, type ScenarioIssue, ScenarioInvalid } from "./issues.js";
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** At most this many problems are located and printed; the count of the rest is given. */
+export const MAX_ISSUES = 50;
 
 /** Parses and validates scenario text; `file` is only used to label issues. Throws ScenarioInvalid. */
 export function parseScenario(text: string, file: string): Scenario {
@@ -43,12 +47,18 @@ export function parseScenario(text: string, file: string): Scenario {
   const result = Scenario.safeParse(raw);
   const found: PathIssue[] = [...(result.success ? [] : fromZod(result.error.issues, raw)), ...(isObject(raw) ? checkScenario(raw) : [])];
   if (!result.success || found.length) {
-    const issues = found.map((p) => {
+    // Past a screenful the rest is the same mistake again; locating each costs a walk of the
+    // document, so thousands of them (a generated file) would take seconds for nothing.
+    const shown = found.slice(0, MAX_ISSUES);
+    const more = found.length - shown.length;
+    const issues = shown.map((p) => {
       const last = p.path[p.path.length - 1];
       const { line, col } = p.atKey && last !== undefined ? locateKey(doc, lc, p.path.slice(0, -1), String(last)) : locate(doc, lc, p.path);
       return issue(line, col, fieldName(p.path), p.message);
     });
-    throw new ScenarioInvalid(sortIssues(issues));
+    const sorted = sortIssues(issues);
+    if (more > 0) sorted.push(issue(sorted.at(-1)?.line ?? 1, 1, "(file)", `… and ${more} more problem(s) not shown`));
+    throw new ScenarioInvalid(sorted);
   }
   return result.data;
 }
@@ -65,17 +75,48 @@ function unresolvedAliases(doc: Document, lc: LineCounter): { line: number; col:
   return out;
 }
 
-/** Reads and parses a scenario file; an unreadable file is reported like any other issue. */
+/** A scenario is a page or two of YAML; past this it is something else, and parsing it would only
+ * take long and say little. */
+export const MAX_SCENARIO_BYTES = 1024 * 1024;
+
+/** Reads and parses a scenario file; an unreadable, oversized, binary or non-UTF-8 file is
+ * reported like any other issue, in one line, without echoing its content. */
 export async function loadScenario(file: string): Promise<{ scenario: Scenario; source: string }> {
-  let source: string;
+  const fail = (message: string) => new ScenarioInvalid([{ file, line: 1, col: 1, field: "(file)", message }]);
+  let bytes: Buffer;
   try {
-    source = await readFile(file, "utf8");
+    const st = await stat(file);
+    if (st.isDirectory()) throw fail("is a directory, not a scenario file");
+    if (st.size > MAX_SCENARIO_BYTES)
+      throw fail(`the file is ${(st.size / 2 ** 20).toFixed(1)} MiB; a scenario may be at most ${MAX_SCENARIO_BYTES / 2 ** 20} MiB`);
+    bytes = await readFile(file);
   } catch (e) {
+    if (e instanceof ScenarioInvalid) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    const message = code === "ENOENT" ? "file not found" : code === "EISDIR" ? "is a directory, not a scenario file" : (e as Error).message;
-    throw new ScenarioInvalid([{ file, line: 1, col: 1, field: "(file)", message }]);
+    throw fail(code === "ENOENT" ? "file not found" : code === "EISDIR" ? "is a directory, not a scenario file" : (e as Error).message);
   }
+  const encoding = notUtf8Text(bytes);
+  if (encoding) throw fail(encoding);
+  const source = bytes.toString("utf8").replace(/^\uFEFF/, "");
   return { scenario: parseScenario(source, file), source };
+}
+
+/** Why the bytes are not a UTF-8 text file (UTF-16, binary), or undefined when they are. */
+export function notUtf8Text(b: Buffer): string | undefined {
+  if ((b[0] === 0xff && b[1] === 0xfe) || (b[0] === 0xfe && b[1] === 0xff))
+    return "the file is UTF-16; save it as UTF-8 (YAML scenarios are read as UTF-8)";
+  if (b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
+    return "the file is a PNG image, not a scenario";
+  const head = b.subarray(0, 8192);
+  if (head.includes(0)) {
+    // UTF-16 without a byte-order mark: every other byte of ASCII text is zero.
+    const zeros = head.filter((x) => x === 0).length;
+    return zeros > head.length / 3
+      ? "the file looks like UTF-16 (every other byte is zero); save it as UTF-8"
+      : "the file is binary (it contains NUL bytes), not a YAML scenario";
+  }
+  if (!isUtf8(b)) return "the file is not valid UTF-8; save it as UTF-8";
+  return undefined;
 }
 
 /** JSON Schema of the scenario as authors write it (units as strings), for editor completion. */

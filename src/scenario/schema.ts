@@ -1,6 +1,7 @@
 // The scenario format, defined once: zod validates it, the TypeScript types are inferred from it,
 // and `cascade schema` turns it into JSON Schema for editor completion.
 import { z } from "zod";
+import { cut } from "./issues.js";
 import { parseBytes, parseDuration, parsePercent, parseShareRange } from "./units.js";
 
 /** "30s", "500ms", "2m", "1h", or a number of seconds → milliseconds. */
@@ -9,7 +10,7 @@ export const Duration = z
   .transform((v, ctx) => {
     const ms = parseDuration(v);
     if (ms === undefined) {
-      ctx.addIssue({ code: "custom", message: `not a duration: ${JSON.stringify(v)} (use e.g. 500ms, 10s, 2m)` });
+      ctx.addIssue({ code: "custom", message: `not a duration: ${cut(JSON.stringify(v) ?? "")} (use e.g. 500ms, 10s, 2m)` });
       return z.NEVER;
     }
     return ms;
@@ -24,7 +25,7 @@ export const Bytes = z
   .transform((v, ctx) => {
     const b = parseBytes(v);
     if (b === undefined || b <= 0) {
-      ctx.addIssue({ code: "custom", message: `not a size: ${JSON.stringify(v)} (use e.g. 64m, 1g)` });
+      ctx.addIssue({ code: "custom", message: `not a size: ${cut(JSON.stringify(v) ?? "")} (use e.g. 64m, 1g)` });
       return z.NEVER;
     }
     return b;
@@ -37,7 +38,7 @@ export const Percent = z
   .transform((v, ctx) => {
     const p = parsePercent(v);
     if (p === undefined) {
-      ctx.addIssue({ code: "custom", message: `not a percentage: ${JSON.stringify(v)} (use e.g. 99.5% or 0.995)` });
+      ctx.addIssue({ code: "custom", message: `not a percentage: ${cut(JSON.stringify(v) ?? "")} (use e.g. 99.5% or 0.995)` });
       return z.NEVER;
     }
     return p;
@@ -293,7 +294,10 @@ export const ShareRangeField = z
   .transform((v, ctx) => {
     const r = parseShareRange(v);
     if (r === undefined) {
-      ctx.addIssue({ code: "custom", message: `not a range of shares: ${JSON.stringify(v)} (use e.g. 40%..80%, ..50%, 150%..)` });
+      ctx.addIssue({
+        code: "custom",
+        message: `not a range of shares: ${cut(JSON.stringify(v) ?? "")} (use e.g. 40%..80%, ..50%, 150%..)`,
+      });
       return z.NEVER;
     }
     return r;

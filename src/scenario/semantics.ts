@@ -4,6 +4,7 @@
 // They run on every part of the file that passed the schema on its own, even when other parts
 // failed, so one run reports a bad link next to a type error instead of one after the other.
 import { Baseline, Fault, isLinkFault, Link, Load, RatePhase, Service, type ServiceFault } from "./schema.js";
+import { checkKinds } from "./kinds.js";
 import type { PathIssue } from "./zod-issues.js";
 
 // Timeline points in plain seconds, as authors write `at:`; formatMs would round 61s to "1.0m".
@@ -64,7 +65,14 @@ function salvage(raw: Record<string, unknown>): Parts {
 
 export function checkScenario(raw: Record<string, unknown>): PathIssue[] {
   const parts = salvage(raw);
-  return [...checkReferences(parts), ...checkLinks(parts), ...checkFaults(parts), ...checkTimeline(parts), ...checkBaseline(parts)];
+  return [
+    ...checkReferences(parts),
+    ...checkLinks(parts),
+    ...checkFaults(parts),
+    ...checkTimeline(parts),
+    ...checkBaseline(parts),
+    ...checkKinds(raw),
+  ];
 }
 
 // A baseline requirement must be measurable: a share of a limit needs that limit, occupancy needs

@@ -2,6 +2,7 @@
 // "unknown kind ... valid kinds: ...", with the offending value quoted, instead of zod's
 // TypeScript-flavoured wording ("expected record, received array").
 import type { z } from "zod";
+import { cut } from "./issues.js";
 import type { DataPath } from "./positions.js";
 
 type ZodIssue = z.core.$ZodIssue;
@@ -43,7 +44,7 @@ export function describe(v: unknown): string {
   if (typeof v === "object") return "a mapping";
   if (typeof v === "number") return `the number ${v}`;
   if (typeof v === "boolean") return String(v);
-  return JSON.stringify(v) ?? String(v);
+  return cut(JSON.stringify(v) ?? String(v));
 }
 
 const list = (values: readonly unknown[]): string => values.map(String).join(", ");
@@ -59,10 +60,10 @@ function translate(issue: ZodIssue, raw: unknown): PathIssue[] {
       if (value === NOTHING) return [{ path, message: `missing; expected ${expectedName(issue.expected)}` }];
       return [{ path, message: `expected ${expectedName(issue.expected)}${got}` }];
     case "unrecognized_keys":
-      return issue.keys.map((k) => ({ path: [...path, k], message: `unknown field "${k}"`, atKey: true }));
+      return issue.keys.map((k) => ({ path: [...path, k], message: `unknown field ${cut(JSON.stringify(k))}`, atKey: true }));
     case "invalid_key": {
       const why = issue.issues.map((i) => i.message).join("; ");
-      return [{ path, message: `invalid name ${JSON.stringify(String(last))}: ${why}`, atKey: true }];
+      return [{ path, message: `invalid name ${cut(JSON.stringify(String(last)))}: ${why}`, atKey: true }];
     }
     case "invalid_value":
       if (last === "kind") return [{ path, message: kindMessage(value, issue.values) }];

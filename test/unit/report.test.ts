@@ -78,7 +78,7 @@ describe("report of the recorded run", () => {
     expect(readFileSync(join(dir, "charts/saturation.svg"), "utf8")).toMatch(/died[\s\S]*started/);
   });
 
-  it("writes summary.md with the verdict, the mechanisms with their numbers, the SLO table and PNG links", () => {
+  it("writes summary.md with the gate, the verdict, the mechanisms with their numbers, the SLO table and where the charts are", () => {
     const md = readFileSync(join(dir, REPORT_FILES.markdown), "utf8");
     expect(md).toMatch(/^## Cascade: docker-foundation — CASCADE/);
     expect(md).toContain("**Causal path**");
@@ -88,8 +88,11 @@ describe("report of the recorded run", () => {
       /\| load shift onto a dependency \| primary \| 1\.00 \| db load multiple 5\.2 · .* · window after kill-cache \(14-20 s\) \|/,
     );
     expect(md).toContain("### SLO and expectations");
+    expect(md).toMatch(/^\*\*gate: PASS — cascade; nothing declared to check \(no slo: or expect:\) \(exit 0\)\*\*$/m);
+    // A job summary cannot show the run folder's files: no image or link to a relative path.
+    expect(md).not.toMatch(/!?\[[^\]]*\]\((?!https?:)[^)]*\)/);
     for (const c of CHARTS) {
-      expect(md).toContain(`](charts/${c}.png)`);
+      expect(md).toContain(`| \`charts/${c}.png\` |`);
       expect(existsSync(join(dir, "charts", `${c}.png`))).toBe(true);
     }
   });

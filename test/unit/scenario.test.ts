@@ -1,9 +1,13 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
   formatIssues,
   loadScenario,
+  MAX_ISSUES,
+  MAX_SCENARIO_BYTES,
   parseScenario,
   type ScenarioIssue,
   ScenarioInvalid,
@@ -237,9 +241,9 @@ describe("semantic checks", () => {
     expect(brief(issuesOf(scenario({ faults: ["{ at: 5s, kind: app, service: cache, set: { x: 1 } }"] })))).toEqual([
       '17:35 faults[0].service: "cache" is a memcached; app faults switch the reference app (kind: app)',
     ]);
-    expect(brief(issuesOf(scenario({ faults: ["{ at: 55s, kind: app, service: app, set: { x: 1 }, duration: 10s }"] })))).toEqual([
-      "17:66 faults[0].duration: runs until 65s, past the end of the load (60s)",
-    ]);
+    expect(
+      brief(issuesOf(scenario({ faults: ["{ at: 55s, kind: app, service: app, set: { retryAttempts: 2 }, duration: 10s }"] }))),
+    ).toEqual(["17:78 faults[0].duration: runs until 65s, past the end of the load (60s)"]);
     expect(brief(issuesOf(scenario({ faults: ["{ at: 5s, kind: app, service: app, set: {} }"] })))).toEqual([
       "17:45 faults[0].set: give at least one setting",
     ]);
@@ -424,5 +428,68 @@ describe("checks on a partly invalid file", () => {
       }),
     );
     expect(issues.map((i) => i.field)).toEqual(["links[0].speed", "faults[1].signal"]);
+  });
+});
+
+describe("checks that know each kind of service", () => {
+  it("refuses fields of another kind, the app's own setting errors, load on a non-HTTP service and an SLO no run can meet", () => {
+    const services = `services:
+  lb: { kind: haproxy, backend: app, connections: 10 }
+  app: { kind: app, replicas: 2, timeout: 2s, config: { keys: many, nonsense: 1 } }
+  cache: { kind: memcached, config: { keys: 5 } }
+  db: { kind: postgres }`;
+    const load = "load:\n  target: cache\n  phases:\n    - { duration: 60s, rate: 50 }\nslo: { p50: 10s, p99: 1ms }";
+    const issues = brief(
+      issuesOf(scenario({ services, load, faults: ["{ at: 5s, kind: app, service: app, set: { nonsenseSetting: 42, keys: 7 } }"] })),
+    );
+    expect(issues).toEqual([
+      "3:38 services.lb.connections: only for kind: memcached; lb is kind: haproxy",
+      "4:34 services.app.timeout: only for kind: haproxy; app is kind: app",
+      '4:57 services.app.config.keys: "keys" must be a number, got "many"',
+      expect.stringMatching(/^4:69 services\.app\.config\.nonsense: unknown reference-app setting "nonsense" \(known: keys, /),
+      "5:29 services.cache.config: only for kind: app; cache is kind: memcached",
+      "12:11 load.target: load is HTTP and cache is kind: memcached, which does not speak it; aim it at kind: app or kind: haproxy or kind: image",
+      "15:23 slo.p99: p99 1ms is below p50 10s: no run can meet both",
+      expect.stringMatching(/^17:47 faults\[0\]\.set\.nonsenseSetting: unknown reference-app setting/),
+      '17:68 faults[0].set.keys: "keys" takes effect only when the app starts; set it in the service\'s config, not in an app fault',
+    ]);
+  });
+});
+
+describe("files that are not a scenario", () => {
+  const write = (name: string, data: Buffer | string) => {
+    const f = join(mkdtempSync(join(tmpdir(), "cascade-file-")), name);
+    writeFileSync(f, data);
+    return f;
+  };
+  const problem = async (file: string) => {
+    try {
+      await loadScenario(file);
+    } catch (e) {
+      if (e instanceof ScenarioInvalid) return brief(e.issues);
+    }
+    throw new Error("expected the file to be refused");
+  };
+
+  it("names UTF-16, PNG, binary and oversized files in one line without echoing them", async () => {
+    const text = "name: x\n";
+    expect(await problem(write("u16.yaml", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, "utf16le")])))).toEqual([
+      "1:1 (file): the file is UTF-16; save it as UTF-8 (YAML scenarios are read as UTF-8)",
+    ]);
+    expect(await problem(write("u16nobom.yaml", Buffer.from(text, "utf16le")))).toEqual([
+      "1:1 (file): the file looks like UTF-16 (every other byte is zero); save it as UTF-8",
+    ]);
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64)]);
+    expect(await problem(write("img.yaml", png))).toEqual(["1:1 (file): the file is a PNG image, not a scenario"]);
+    const big = await problem(write("big.yaml", `name: x\ndescription: "${"a".repeat(MAX_SCENARIO_BYTES)}"\n`));
+    expect(big).toEqual([expect.stringMatching(/^1:1 \(file\): the file is 1\.0 MiB; a scenario may be at most 1 MiB$/)]);
+  });
+
+  it("locates the first problems only, says how many more, and quotes long values cut short", () => {
+    const services = Array.from({ length: 2000 }, (_, i) => `  s${i}: { kind: memcached, replicas: "${"z".repeat(500)}" }`).join("\n");
+    const issues = issuesOf(`name: x\nservices:\n${services}\nload: { target: s0, phases: [{ duration: 1s, rate: 1 }] }\n`);
+    expect(issues.length).toBeLessThanOrEqual(MAX_ISSUES + 1);
+    expect(issues.at(-1)?.message).toMatch(/^… and \d+ more problem\(s\) not shown$/);
+    for (const i of issues) expect(i.message.length).toBeLessThan(400);
   });
 });
