@@ -54,6 +54,16 @@ export interface RunResult {
   leftovers_removed: number;
 }
 
+/** result.json as written (schema: schemas/result.schema.json). */
+export type StoredResult = Omit<RunResult, "analysis"> & {
+  schema_version: number;
+  /** the analysis's file in the run folder, when the run has one */
+  analysis_file?: string;
+};
+
+/** analysis.json as written (schema: schemas/analysis.schema.json). */
+export type StoredAnalysis = Analysis & { schema_version: number };
+
 export async function runScenarioFile(file: string, opts: RunOptions): Promise<RunResult> {
   const { scenario, source } = await loadScenario(file);
   return runScenario(scenario, source, opts);
@@ -227,7 +237,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
 
 /** result.json: the run as recorded, versioned. The analysis lives in analysis.json alone (one
  * source of truth, which `cascade analyze` rewrites); result.json names the file. */
-function stored(result: RunResult): object {
+function stored(result: RunResult): StoredResult {
   const { analysis, ...rest } = result;
   return { schema_version: RECORD_SCHEMA_VERSION, ...rest, ...(analysis ? { analysis_file: FILES.analysis } : {}) };
 }

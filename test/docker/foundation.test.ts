@@ -4,13 +4,14 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Ajv } from "ajv";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runScenarioFile, type RunResult } from "../../src/run/run.js";
 import type { LoadSample } from "../../src/load/driver.js";
 import { resolveSource } from "../../src/images/source.js";
 import { stats } from "../../src/analyze/windows.js";
 import { ROOT } from "../../src/paths.js";
-import { readSamples } from "../../src/observe/record.js";
+import { RECORD_SCHEMA_VERSION, readSamples } from "../../src/observe/record.js";
 import { objectsOfRun, readNdjson } from "./helpers.js";
 
 const fixture = join(ROOT, "test/fixtures/scenarios/docker-foundation.yaml");
@@ -101,5 +102,18 @@ describe("cascade run on a real topology", () => {
     expect(await objectsOfRun(result.run_id)).toEqual({ containers: 0, networks: 0 });
     const stored = JSON.parse(readFileSync(join(result.dir, "result.json"), "utf8")) as RunResult;
     expect(stored.status).toBe("completed");
+  });
+
+  it("writes result.json and analysis.json that are valid against their committed schemas", () => {
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    for (const [file, schema] of [
+      ["result.json", "result.schema.json"],
+      ["analysis.json", "analysis.schema.json"],
+    ] as const) {
+      const check = ajv.compile(JSON.parse(readFileSync(join(ROOT, "schemas", schema), "utf8")));
+      const record = JSON.parse(readFileSync(join(result.dir, file), "utf8")) as { schema_version?: number };
+      expect(record.schema_version).toBe(RECORD_SCHEMA_VERSION);
+      expect(check(record), `${file}: ${ajv.errorsText(check.errors)}`).toBe(true);
+    }
   });
 });
