@@ -22,9 +22,16 @@ export interface Step {
 
 export interface Objective {
   name: string;
+  /** for display, e.g. "≥ 95.0 %"; the numbers are `limit` and `value` */
   target: string;
+  /** for display, e.g. "63.4 %" */
   measured: string;
   pass: boolean;
+  /** SLO objectives: the measured number (a share 0-1, ms or s, as `unit` says); null when not measured */
+  value?: number | null;
+  /** SLO objectives: the target number, in `unit` */
+  limit?: number;
+  unit?: "share" | "ms" | "s";
 }
 
 export interface Analysis {
@@ -385,7 +392,15 @@ function sloGate(run: RecordedRun, s: Series, recovery: Analysis["recovery"], he
   const good = s.users.reduce((a, u) => a + u.good, 0);
   if (slo.availability !== undefined) {
     const a = offered > 0 ? good / offered : 0;
-    objectives.push({ name: "availability", target: `≥ ${pct(slo.availability)}`, measured: pct(a), pass: a >= slo.availability });
+    objectives.push({
+      name: "availability",
+      target: `≥ ${pct(slo.availability)}`,
+      measured: pct(a),
+      pass: a >= slo.availability,
+      value: a,
+      limit: slo.availability,
+      unit: "share",
+    });
   }
   for (const q of ["p50", "p95", "p99"] as const) {
     const limit = slo[q];
@@ -396,6 +411,9 @@ function sloGate(run: RecordedRun, s: Series, recovery: Analysis["recovery"], he
       target: `≤ ${limit} ms`,
       measured: v === null ? "-" : `${Math.round(v)} ms`,
       pass: v !== null && v <= limit,
+      value: v,
+      limit,
+      unit: "ms",
     });
   }
   if (slo.recovery !== undefined) {
@@ -415,7 +433,15 @@ function sloGate(run: RecordedRun, s: Series, recovery: Analysis["recovery"], he
             ? "not recovered (the fault never ended)"
             : `${r} s (the fault never ended)`;
     }
-    objectives.push({ name: "recovery", target: `≤ ${limit} s after the last fault`, measured, pass: r !== null && r <= limit });
+    objectives.push({
+      name: "recovery",
+      target: `≤ ${limit} s after the last fault`,
+      measured,
+      pass: r !== null && r <= limit,
+      value: r,
+      limit,
+      unit: "s",
+    });
   }
   return { pass: objectives.every((o) => o.pass), objectives };
 }
