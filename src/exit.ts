@@ -19,7 +19,7 @@ export const EXIT = {
   inconclusive: 7,
   /** a run folder given to analyze, report or compare is missing or damaged */
   badRecord: 8,
-  /** a usage error: unknown command or option, missing argument */
+  /** a usage or configuration error: unknown command or option, missing argument, a bad CASCADE_IMAGES or ~/.cascade/config.json */
   usage: 64,
   /** interrupted (Ctrl-C, SIGTERM): torn down, no verdict */
   interrupted: 130,
@@ -37,6 +37,6 @@ export const EXIT_HELP = [
   "  6    setup did not hold: the baseline was not under the pressure the scenario needs",
   "  7    inconclusive: the data cannot tell (no fault applied, no load recorded, …)",
   "  8    a run folder is missing or damaged",
-  "  64   usage error (unknown command or option, missing argument)",
+  "  64   usage or configuration error (unknown option, missing argument, bad CASCADE_IMAGES or config)",
   "  130  interrupted; torn down, no verdict",
 ].join("\n");

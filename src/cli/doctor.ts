@@ -23,7 +23,9 @@ export async function doctorCommand(o: { images?: string }): Promise<number> {
     if (!(e instanceof EngineUnavailable)) throw e;
     bad(
       e.message,
-      "start it: `dockerd --iptables=false --ip6tables=false &` (as root; `apt-get install -y docker.io` if missing), or start Docker Desktop",
+      e.denied
+        ? "the engine may be running; give this user the socket: `sudo usermod -aG docker $USER` and log in again, or run as root"
+        : "start it: `dockerd --iptables=false --ip6tables=false &` (as root; `apt-get install -y docker.io` if missing), or start Docker Desktop",
     );
     process.stdout.write("\nThe image and leftover checks need the engine; fix it first.\n");
     return EXIT.infrastructure;

@@ -1,18 +1,31 @@
 // cascade images build | list
-import { ensureImages } from "../images/build.js";
+import { ensureImagesOrBuild, RegistryUnreachable } from "../images/build.js";
 import { ROLES } from "../images/catalog.js";
 import { resolveSource, saveSource } from "../images/source.js";
 import { EngineUnavailable, pingEngine } from "../runtime/docker/client.js";
 import { EXIT } from "./exit.js";
 
 export async function imagesBuildCommand(o: { images?: string; offline?: boolean }): Promise<number> {
-  const { source } = resolveSource(o.offline ? "offline" : o.images);
+  const { source: asked, from } = resolveSource(o.offline ? "offline" : o.images);
   if (!(await engine())) return EXIT.infrastructure;
   const t0 = Date.now();
-  // Remember the choice so later runs on this machine use the same images.
+  process.stderr.write(`images: ${asked} (from ${from})\n`);
+  let built: Awaited<ReturnType<typeof ensureImagesOrBuild>>;
+  try {
+    built = await ensureImagesOrBuild({
+      source: asked,
+      roles: ROLES,
+      progress: (l) => process.stderr.write(`  ${l}\n`),
+      fallbackOffline: from === "default",
+    });
+  } catch (e) {
+    if (!(e instanceof RegistryUnreachable)) throw e;
+    process.stderr.write(`${e.message}\n`);
+    return EXIT.infrastructure;
+  }
+  const { results, source } = built;
+  // Remember the source that worked so later runs on this machine use the same images.
   saveSource(source);
-  process.stderr.write(`images: ${source}\n`);
-  const { results } = await ensureImages({ source, roles: ROLES, progress: (l) => process.stderr.write(`  ${l}\n`) });
   for (const r of results)
     process.stdout.write(`${r.role.padEnd(10)} ${r.action.padEnd(8)} ${(r.ms / 1000).toFixed(1).padStart(6)} s  ${r.ref}\n`);
   process.stdout.write(`all images ready in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { ROOT } from "../paths.js";
 import { EXIT, EXIT_HELP } from "./exit.js";
 import { FORMATS, type OutputFormat } from "./format.js";
+import { SourceInvalid } from "../images/source.js";
 import { runCommand } from "./run.js";
 import { analyzeCommand } from "./analyze.js";
 import { reportCommand } from "./report.js";
@@ -132,4 +133,11 @@ program
     process.exit(EXIT.ok);
   });
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  // A configuration the user can fix is one line, not a stack trace.
+  if (!(e instanceof SourceInvalid)) throw e;
+  process.stderr.write(`${e.message}\n`);
+  process.exit(EXIT.usage);
+}

@@ -50,6 +50,7 @@ export async function runCommand(file: string, o: { images?: string; out?: strin
   log(`scenario ${loaded.scenario.name} (images: ${source}, from ${from})`);
   const result = await runScenario(loaded.scenario, loaded.source, {
     source,
+    fallbackOffline: from === "default",
     progress: log,
     signal: ac.signal,
     ...(o.out ? { outDir: o.out } : {}),

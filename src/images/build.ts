@@ -29,6 +29,23 @@ export interface EnsureOptions {
   dryRun?: boolean;
 }
 
+/** Like ensureImages; when a pull finds no registry and `fallbackOffline` allows it (the source was
+ * the default, not asked for), says so and builds every image offline instead. Otherwise the
+ * failure is one line with the command that builds them here. */
+export async function ensureImagesOrBuild(
+  opts: EnsureOptions & { fallbackOffline: boolean },
+): Promise<{ refs: Partial<Record<Role, string>>; results: ImageResult[]; source: ImageSource }> {
+  try {
+    return { ...(await ensureImages(opts)), source: opts.source };
+  } catch (e) {
+    if (!(e instanceof RegistryUnreachable) || opts.source !== "official") throw e;
+    if (!opts.fallbackOffline)
+      throw new RegistryUnreachable(`${e.message}; build the images on this machine instead: cascade images build --offline`);
+    opts.progress(`${e.message}: building every image offline from Debian packages instead (cascade images build --offline)`);
+    return { ...(await ensureImages({ ...opts, source: "offline" })), source: "offline" };
+  }
+}
+
 /** Resolves every requested role to an image reference that exists locally. */
 export async function ensureImages(opts: EnsureOptions): Promise<{ refs: Partial<Record<Role, string>>; results: ImageResult[] }> {
   const results: ImageResult[] = [];
@@ -141,9 +158,21 @@ async function build(role: string, ref: string, ctx: Context, buildargs: Record<
   return "built" as const;
 }
 
+/** A pull that no registry answered (offline machine, blocked network, unknown registry). */
+export class RegistryUnreachable extends Error {
+  override readonly name = "RegistryUnreachable";
+}
+
 async function pull(ref: string, progress: Progress) {
   progress(`pulling ${ref}`);
-  const stream = await docker().pull(ref);
+  let stream: NodeJS.ReadableStream;
+  try {
+    stream = await docker().pull(ref);
+  } catch (e) {
+    // docker-modem's message carries the daemon's JSON; its first line is the reason.
+    const why = ((e as { json?: { message?: string } }).json?.message ?? (e as Error).message).split("\n")[0];
+    throw new RegistryUnreachable(`no registry answered the pull of ${ref} (${why})`);
+  }
   let last = "";
   await followProgress(stream, (l) => {
     // Layer progress bars repeat many times a second; print status changes only.

@@ -25,6 +25,8 @@ import { reportsDir } from "../paths.js";
 
 export interface RunOptions {
   source: ImageSource;
+  /** the source was the default, not asked for: with no registry, build offline instead */
+  fallbackOffline?: boolean;
   progress: (line: string) => void;
   signal: AbortSignal;
   outDir?: string;
@@ -102,7 +104,13 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
 
   const runtime = new DockerRuntime(runId);
   try {
-    const up = await bringUp(plan, runtime, { source: opts.source, progress, signal, calibrate: calibrationNeeds(scenario) });
+    const up = await bringUp(plan, runtime, {
+      source: opts.source,
+      fallbackOffline: opts.fallbackOffline ?? false,
+      progress,
+      signal,
+      calibrate: calibrationNeeds(scenario),
+    });
     const toxiproxy = up.toxiproxy;
     calibrations = up.calibrations;
     timings.images = up.images_ms;

@@ -6,7 +6,7 @@ import type { CalibrationNeed } from "../calibrate/needs.js";
 import { describeCalibration } from "../calibrate/describe.js";
 import { calibratePostgres, type DbCalibration } from "../calibrate/postgres.js";
 import { hostPidOf, processCpuNs } from "../calibrate/procfs.js";
-import { ensureImages } from "../images/build.js";
+import { ensureImagesOrBuild } from "../images/build.js";
 import { readCgroup } from "../observe/sources/cgroup.js";
 import type { ImageSource, Role } from "../images/catalog.js";
 import type { DockerRuntime } from "../runtime/docker/runtime.js";
@@ -23,12 +23,24 @@ export interface UpResult {
 export async function bringUp(
   plan: TopologyPlan,
   runtime: DockerRuntime,
-  opts: { source: ImageSource; progress: (line: string) => void; signal?: AbortSignal; calibrate?: CalibrationNeed[] },
+  opts: {
+    source: ImageSource;
+    /** the source was the default, not asked for: with no registry, build offline instead */
+    fallbackOffline?: boolean;
+    progress: (line: string) => void;
+    signal?: AbortSignal;
+    calibrate?: CalibrationNeed[];
+  },
 ): Promise<UpResult> {
   const { progress, signal } = opts;
   let t = Date.now();
   progress(`images (${opts.source})`);
-  const { refs } = await ensureImages({ source: opts.source, roles: rolesOf(plan), progress: (l) => progress(`  ${l}`) });
+  const { refs } = await ensureImagesOrBuild({
+    source: opts.source,
+    roles: rolesOf(plan),
+    progress: (l) => progress(`  ${l}`),
+    fallbackOffline: opts.fallbackOffline ?? false,
+  });
   const images_ms = Date.now() - t;
   signal?.throwIfAborted();
 

@@ -8,7 +8,10 @@ export function docker(): Docker {
   return client;
 }
 
-export class EngineUnavailable extends Error {}
+export class EngineUnavailable extends Error {
+  /** EACCES: a socket this user may not open (the engine may well be running) */
+  denied = false;
+}
 
 /** Resolves when the engine answers /_ping within `ms`; otherwise says plainly what is wrong. */
 export async function pingEngine(ms = 3000): Promise<{ version: string; apiVersion: string }> {
@@ -23,6 +26,12 @@ export async function pingEngine(ms = 3000): Promise<{ version: string; apiVersi
   } catch (e) {
     if (e instanceof EngineUnavailable) throw e;
     const where = process.env.DOCKER_HOST ?? "/var/run/docker.sock";
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EACCES") {
+      const err = new EngineUnavailable(`this user may not open the Docker socket ${where} (EACCES)`);
+      err.denied = true;
+      throw err;
+    }
     throw new EngineUnavailable(`no Docker engine answers at ${where}: ${(e as Error).message}`);
   }
 }
