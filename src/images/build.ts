@@ -170,7 +170,10 @@ async function pull(ref: string, progress: Progress) {
     stream = await docker().pull(ref);
   } catch (e) {
     // docker-modem's message carries the daemon's JSON; its first line is the reason.
-    const why = ((e as { json?: { message?: string } }).json?.message ?? (e as Error).message).split("\n")[0];
+    const why = ((e as { json?: { message?: string } }).json?.message ?? (e as Error).message)
+      .split("\n")[0]
+      ?.replace(/^\(HTTP code \d+\)[^-]*- /, "")
+      .trim();
     throw new RegistryUnreachable(`no registry answered the pull of ${ref} (${why})`);
   }
   let last = "";
