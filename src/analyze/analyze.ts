@@ -2,6 +2,7 @@
 // container events) to a verdict — did it cascade, along which path, through which mechanisms,
 // did it recover — and the SLO gate. Pure: it runs the same on a live run and on a stored one.
 import type { FaultEvent } from "../faults/scheduler.js";
+import type { CohortSample } from "../load/cohorts.js";
 import type { LoadSample } from "../load/driver.js";
 import type { ComponentsSample } from "../observe/observer.js";
 import type { Fault, Scenario } from "../scenario/schema.js";
@@ -69,6 +70,8 @@ export interface RecordedRun {
   latency?: { p50: number | null; p95: number | null; p99: number | null };
   /** the databases' calibration at topology up */
   calibrations?: DbCalibration[];
+  /** outcomes by intended send second (records from before cohorts existed have none) */
+  cohorts?: CohortSample[];
   /** how the run ended (result.json); a run that did not complete never passes the gate */
   status?: RunStatus["status"];
   error?: string;
@@ -157,7 +160,7 @@ export function analyze(recorded: RecordedRun): Analysis {
 
   const limitS = Math.round((scenario.slo.recovery ?? DEFAULT_RECOVERY_MS) / 1000);
   const recovery = recoveryOf(s, triggerEnd, healthy, limitS, recoverySpan, baseline, cpuLimits);
-  const path = propagation(run, s, baseline, impact, healthy, cpuLimits);
+  const path = propagation(run, s, baseline, impact, healthy, cpuLimits, availTarget);
 
   // When the data cannot tell.
   const reasons: string[] = [];
@@ -321,6 +324,7 @@ function propagation(
   impact: Span,
   healthy: (t: number) => boolean,
   cpuLimits: Record<string, number>,
+  availTarget: number,
 ): Step[] {
   const steps: Step[] = [];
   const applies = run.faults.filter((f) => f.action === "apply").sort((a, b) => a.actual_ms - b.actual_ms);
@@ -330,8 +334,16 @@ function propagation(
   const first = hurt < impact.to ? (applies.filter((f) => f.actual_ms <= (hurt + 1) * 1000).at(-1) ?? applies[0]) : applies[0];
   if (!first) return steps;
   impact = { from: Math.floor(first.actual_ms / 1000), to: impact.to };
-  const target = (first.detail?.link as string | undefined) ?? (first.detail?.service as string | undefined) ?? first.fault;
-  steps.push({ component: target, at_s: Math.round(first.actual_ms / 100) / 10, why: `fault ${first.fault} (${first.kind}) applied` });
+  // A spike or a pause in the scenario's own load is a trigger, not a fault.
+  const isLoad = (first.kind as string) === "load";
+  const target = isLoad
+    ? "load"
+    : ((first.detail?.link as string | undefined) ?? (first.detail?.service as string | undefined) ?? first.fault);
+  steps.push({
+    component: target,
+    at_s: Math.round(first.actual_ms / 100) / 10,
+    why: isLoad ? `load change ${first.fault} to ${first.detail?.rate} req/s began` : `fault ${first.fault} (${first.kind}) applied`,
+  });
 
   const baseMean = (svc: string, key: string) => {
     const xs = (s.services[svc] ?? []).slice(base.from, base.to).flatMap((r) => (r[key] === undefined ? [] : [r[key] as number]));
@@ -371,18 +383,51 @@ function propagation(
       }
     }
   }
+  let usersStep: Step | undefined;
   for (let t = impact.from; t < impact.to; t++) {
     if (!healthy(t)) {
       const u = s.users[t];
-      steps.push({
+      const served = u?.success === null || u?.success === undefined ? "-" : pct(u.success);
+      // Hurt by latency while still served: say so, not "100 % served".
+      const slow = u?.success !== null && u?.success !== undefined && u.success >= availTarget;
+      usersStep = {
         component: "users",
         at_s: t,
-        why: `${u?.success === null || u?.success === undefined ? "-" : pct(u.success)} served, p99 ${u?.p99 === null ? "-" : Math.round(u?.p99 ?? 0)} ms`,
-      });
+        why: slow
+          ? `slow: median ${Math.round(u?.p50 ?? 0)} ms, p99 ${u?.p99 === null ? "-" : Math.round(u?.p99 ?? 0)} ms (${served} served)`
+          : `${served} served, p99 ${u?.p99 === null ? "-" : Math.round(u?.p99 ?? 0)} ms`,
+      };
       break;
     }
   }
-  return steps.sort((a, b) => a.at_s - b.at_s);
+  // Along the dependency graph: the fault first, then by time, a dependency before the services
+  // that depend on it when they cross in the same second (the app before the LB relaying its
+  // errors), and users last: they see the end of the path, whatever second their threshold crossed.
+  const depth = dependencyDepth(run.scenario);
+  const [fault, ...rest] = steps;
+  rest.sort((a, b) => a.at_s - b.at_s || (depth.get(a.component) ?? 0) - (depth.get(b.component) ?? 0));
+  return [...(fault ? [fault] : []), ...rest, ...(usersStep ? [usersStep] : [])];
+}
+
+/** How far each service sits from the bottom of the dependency graph: 0 for a service that links
+ * to nothing (a database, a cache), one more than its deepest dependency otherwise. */
+function dependencyDepth(scenario: Scenario): Map<string, number> {
+  const depth = new Map<string, number>();
+  const visiting = new Set<string>();
+  const of = (svc: string): number => {
+    const known = depth.get(svc);
+    if (known !== undefined) return known;
+    if (visiting.has(svc)) return 0; // a cycle: broken here
+    visiting.add(svc);
+    const deps = scenario.links.filter((l) => l.from === svc).map((l) => l.to);
+    const haproxyBackend = scenario.services[svc]?.backend;
+    const d = Math.max(-1, ...[...deps, ...(haproxyBackend ? [haproxyBackend] : [])].map(of)) + 1;
+    visiting.delete(svc);
+    depth.set(svc, d);
+    return d;
+  };
+  for (const svc of Object.keys(scenario.services)) of(svc);
+  return depth;
 }
 
 function sloGate(run: RecordedRun, s: Series, recovery: Analysis["recovery"], healthy: (t: number) => boolean): Analysis["slo"] {
@@ -460,7 +505,12 @@ function backWithin(s: Series, from: number, healthy: (t: number) => boolean): n
 export function judge(run: RecordedRun): Analysis {
   const a = analyze(run);
   a.expectations = checkExpectations(a, run.scenario);
-  a.gate = decideGate(a, run.scenario, { ...(run.status ? { status: run.status } : {}), ...(run.error ? { error: run.error } : {}) });
+  const faultErrors = run.faults.filter((f) => f.action === "error").map((f) => `${f.fault}: ${f.error ?? "failed"}`);
+  a.gate = decideGate(a, run.scenario, {
+    ...(run.status ? { status: run.status } : {}),
+    ...(run.error ? { error: run.error } : {}),
+    ...(faultErrors.length ? { faultErrors } : {}),
+  });
   return a;
 }
 

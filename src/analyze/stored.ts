@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DbCalibration } from "../calibrate/postgres.js";
 import type { FaultEvent } from "../faults/scheduler.js";
+import type { CohortSample } from "../load/cohorts.js";
 import type { LoadSample } from "../load/driver.js";
 import type { ComponentsSample } from "../observe/observer.js";
 import { FILES, readJsonFile, readNdjsonFile, readSamples } from "../observe/record.js";
@@ -24,15 +25,25 @@ export function readRunFolder(dir: string): RunFolder {
     if (!existsSync(join(dir, f))) throw new Error(`${dir} is not a run folder: ${f} is missing`);
   const scenario = parseScenario(readFileSync(join(dir, FILES.scenario), "utf8"), join(dir, FILES.scenario));
   const plan = readJsonFile<TopologyPlan>(join(dir, FILES.plan));
-  const { load, components } = readSamples<LoadSample, ComponentsSample>(dir);
+  const { load, components, cohorts } = readSamples<LoadSample, ComponentsSample, CohortSample>(dir);
   const events = readNdjsonFile<{ type?: string }>(join(dir, FILES.events));
   const faults = events.filter((e): e is FaultEvent & { type: string } => e.type === "fault");
   const resultFile = join(dir, FILES.result);
   const result = existsSync(resultFile) ? readJsonFile<Record<string, unknown>>(resultFile) : {};
   const latency = result.latency as RecordedRun["latency"] | undefined;
   const calibrations = events.filter((e) => e.type === "calibration").map((e) => (e as { calibration: DbCalibration }).calibration);
-  const status = result.status === "completed" || result.status === "interrupted" || result.status === "error" ? result.status : undefined;
-  const error = typeof result.error === "string" ? result.error : undefined;
+  // No result.json: the harness died mid-run (SIGKILL, a crash); never judged as if it finished.
+  const finished = existsSync(resultFile);
+  const status = !finished
+    ? "error"
+    : result.status === "completed" || result.status === "interrupted" || result.status === "error"
+      ? result.status
+      : undefined;
+  const error = !finished
+    ? "the harness died before the run ended (no result.json)"
+    : typeof result.error === "string"
+      ? result.error
+      : undefined;
   return {
     run: {
       scenario,
@@ -41,6 +52,7 @@ export function readRunFolder(dir: string): RunFolder {
       components,
       faults,
       calibrations,
+      ...(cohorts.length ? { cohorts } : {}),
       ...(latency ? { latency } : {}),
       ...(status ? { status } : {}),
       ...(error ? { error } : {}),

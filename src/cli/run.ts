@@ -2,12 +2,16 @@
 import { ScenarioInvalid, loadScenario } from "../scenario/load.js";
 import { resolveSource } from "../images/source.js";
 import { EngineUnavailable, pingEngine } from "../runtime/docker/client.js";
+import { RecordUnwritable } from "../observe/record.js";
 import { runScenario } from "../run/run.js";
 import { formatSummary } from "../report/summary.js";
 import { EXIT } from "./exit.js";
 import { gateOfRun } from "../analyze/gate.js";
 import { githubLines } from "./analyze.js";
 import { type OutputFormat, githubAnnotation } from "./format.js";
+
+/** After a second Ctrl-C, the teardown's last chance before the process exits anyway. */
+const FORCED_TEARDOWN_MS = 10_000;
 
 export async function runCommand(file: string, o: { images?: string; out?: string; format?: OutputFormat }): Promise<number> {
   let loaded: Awaited<ReturnType<typeof loadScenario>>;
@@ -32,38 +36,68 @@ export async function runCommand(file: string, o: { images?: string; out?: strin
   const { source, from } = resolveSource(o.images);
   const ac = new AbortController();
   let signals = 0;
+  let runId: string | undefined;
+  let crashed = false;
+  const leftovers = () =>
+    runId ? `containers of run ${runId} may be left: \`cascade down --run ${runId}\` removes them` : "nothing was started yet";
+  // First signal: a clean stop (faults reverted, containers removed, record written). Second: the
+  // teardown gets at most FORCED_TEARDOWN_MS more. Third: exit at once, saying what may be left.
   const onSignal = (sig: string) => {
     signals++;
-    if (signals === 1) process.stderr.write(`\n${sig}: stopping the run, reverting faults and removing its containers…\n`);
-    else process.stderr.write(`${sig}: teardown is in progress, it will finish in a few seconds\n`);
-    ac.abort(new Error(sig));
+    if (signals === 1) {
+      process.stderr.write(`\n${sig}: stopping the run, reverting faults and removing its containers…\n`);
+      ac.abort(new Error(sig));
+    } else if (signals === 2) {
+      process.stderr.write(`${sig} again: the teardown gets ${FORCED_TEARDOWN_MS / 1000} s more; once more exits at once\n`);
+      setTimeout(() => {
+        process.stderr.write(`teardown did not finish in ${FORCED_TEARDOWN_MS / 1000} s: exiting; ${leftovers()}\n`);
+        process.exit(EXIT.interrupted);
+      }, FORCED_TEARDOWN_MS).unref();
+    } else {
+      process.stderr.write(`${sig} a third time: exiting now; ${leftovers()}\n`);
+      process.exit(EXIT.interrupted);
+    }
   };
   const onCrash = (e: unknown) => {
     process.stderr.write(`unexpected error: ${(e as Error)?.stack ?? e}\ntearing down…\n`);
+    // Never 0 after a crash, whatever the run goes on to measure.
+    crashed = true;
     ac.abort(e);
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // A closed terminal is a stop too, not an instant death that leaves a paused container paused.
+  process.on("SIGHUP", onSignal);
   process.on("uncaughtException", onCrash);
   process.on("unhandledRejection", onCrash);
-  const log = (l: string) => process.stderr.write(`${l}\n`);
+  const log = (l: string) => {
+    runId ??= /topology up: run ([0-9a-f]+)/.exec(l)?.[1];
+    process.stderr.write(`${l}\n`);
+  };
   log(`scenario ${loaded.scenario.name} (images: ${source}, from ${from})`);
-  const result = await runScenario(loaded.scenario, loaded.source, {
-    source,
-    fallbackOffline: from === "default",
-    progress: log,
-    signal: ac.signal,
-    ...(o.out ? { outDir: o.out } : {}),
-  });
+  let result: Awaited<ReturnType<typeof runScenario>>;
+  try {
+    result = await runScenario(loaded.scenario, loaded.source, {
+      source,
+      fallbackOffline: from === "default",
+      progress: log,
+      signal: ac.signal,
+      ...(o.out ? { outDir: o.out } : {}),
+    });
+  } catch (e) {
+    if (!(e instanceof RecordUnwritable)) throw e;
+    process.stderr.write(`${e.message}; nothing was started\n`);
+    return EXIT.infrastructure;
+  }
   const gate = gateOfRun(result, loaded.scenario);
   if (o.format === "json") {
     process.stdout.write(`${JSON.stringify({ ...result, gate }, null, 2)}\n`);
-    return gate.exit;
+    return crashed ? EXIT.unexpected : gate.exit;
   }
   process.stdout.write(`\n${formatSummary(result)}\n${gate.line}\n`);
   if (o.format === "github")
     process.stdout.write(
       `${(result.analysis ? githubLines(loaded.scenario.name, result.analysis, gate) : [githubAnnotation("error", `cascade ${loaded.scenario.name}: gate ${gate.label}`, gate.line)]).join("\n")}\n`,
     );
-  return gate.exit;
+  return crashed ? EXIT.unexpected : gate.exit;
 }

@@ -22,6 +22,7 @@ import { Deadlines } from "./deadlines.js";
 import { Pool } from "./pool.js";
 import { Schedule } from "./schedule.js";
 import { Seconds } from "./seconds.js";
+import { type CohortSample, Cohorts } from "./cohorts.js";
 import { resolveTarget, validateSpec } from "./target.js";
 import { type LoadOptions, type LoadSample, type LoadSpec, type LoadSummary, TOTAL_KEYS, zeroTotals } from "./types.js";
 
@@ -31,10 +32,15 @@ export type { LoadLatency, LoadOptions, LoadSample, LoadSpec, LoadSummary, LoadT
 /** Idle connections older than this are closed: below common server idle timeouts (Node's 5 s). */
 const IDLE_CLOSE_MS = 2000;
 
-function summarize(samples: LoadSample[], latency: LoadSummary["latency"], connections: LoadSummary["connections"]): LoadSummary {
+function summarize(
+  samples: LoadSample[],
+  cohorts: CohortSample[],
+  latency: LoadSummary["latency"],
+  connections: LoadSummary["connections"],
+): LoadSummary {
   const totals = zeroTotals();
   for (const s of samples) for (const k of TOTAL_KEYS) totals[k] += s[k];
-  return { samples, totals, latency, connections };
+  return { samples, cohorts, totals, latency, connections };
 }
 
 /**
@@ -45,7 +51,7 @@ function summarize(samples: LoadSample[], latency: LoadSummary["latency"], conne
  */
 export async function runLoad(spec: LoadSpec, opts: LoadOptions = {}): Promise<LoadSummary> {
   validateSpec(spec);
-  const empty = () => summarize([], { p50: null, p95: null, p99: null, max: null }, { peak: 0, opened: 0 });
+  const empty = () => summarize([], [], { p50: null, p95: null, p99: null, max: null }, { peak: 0, opened: 0 });
   if (opts.signal?.aborted) return empty();
   const url = new URL(spec.url);
   const ep = await resolveTarget(url, spec.ownHosts);
@@ -63,6 +69,10 @@ class LoadRun implements ConnectionSink {
   private readonly deadlines = new Deadlines();
   private readonly timeout: number;
   private readonly samples: LoadSample[] = [];
+  private readonly cohorts: Cohorts;
+  private readonly cohortSamples: CohortSample[] = [];
+  /** next cohort (intended send second) to emit */
+  private nextCohort = 0;
   private t0 = 0;
   private wall0 = 0;
   /** next arrival to dispatch, and the second it falls in */
@@ -87,6 +97,7 @@ class LoadRun implements ConnectionSink {
     this.n = Math.ceil(this.sched.totalMs / 1000);
     this.cum = Array.from({ length: this.n + 1 }, (_, s) => this.sched.countBefore(Math.min(s * 1000, this.sched.totalMs)));
     this.secs = new Seconds(this.n);
+    this.cohorts = new Cohorts(this.n);
     this.timeout = spec.timeout;
     this.pool = new Pool(ep, request, spec.connections, this);
   }
@@ -148,6 +159,7 @@ class LoadRun implements ConnectionSink {
       const k = this.next++;
       const t = this.sched.timeOf(k);
       this.secs.at(this.secondOf(k)).sent++;
+      this.cohorts.sent(t);
       c.send(t);
       this.inflight++;
       this.deadlines.push(t + this.timeout, c);
@@ -186,6 +198,7 @@ class LoadRun implements ConnectionSink {
       else b.s5xx++;
     }
     this.secs.latency(t, ms);
+    this.cohorts.answered(c.intended, ms > this.timeout ? null : status, ms);
     if (!c.dead) {
       this.pool.release(c, now);
       if (this.next < this.sched.total) this.dispatch(now);
@@ -193,9 +206,10 @@ class LoadRun implements ConnectionSink {
     this.settle();
   }
 
-  onFailure(_c: Connection): void {
+  onFailure(c: Connection): void {
     if (this.done) return;
     this.inflight--;
+    this.cohorts.error(c.intended);
     this.secs.at(this.outcomeSecond(this.now())).errors++;
     this.settle();
   }
@@ -218,6 +232,7 @@ class LoadRun implements ConnectionSink {
       const t = this.outcomeSecond(now);
       this.secs.at(t).timeouts++;
       this.secs.latency(t, now - c.intended);
+      this.cohorts.answered(c.intended, null, now - c.intended);
       c.destroy();
       this.pool.remove(c);
     });
@@ -236,6 +251,14 @@ class LoadRun implements ConnectionSink {
       emitted = true;
     }
     if (emitted) this.pool.sweep(now - IDLE_CLOSE_MS);
+    // A cohort is final once the deadline of its last request has passed.
+    while (this.nextCohort < this.nextEmit && now >= (this.nextCohort + 1) * 1000 + this.timeout) this.emitCohort();
+  }
+
+  private emitCohort(): void {
+    const c = this.cohorts.sample(this.nextCohort++);
+    this.cohortSamples.push(c);
+    this.opts.onCohort?.(c);
   }
 
   /** Emit second t; `processed` arrivals were dispatched or dropped (less than planned on abort). */
@@ -272,11 +295,13 @@ class LoadRun implements ConnectionSink {
     this.stop();
     try {
       while (this.nextEmit <= last) this.emit(this.nextEmit, this.next);
+      // Every request has resolved (or, on abort, was abandoned): the remaining cohorts are final.
+      while (this.nextCohort <= last) this.emitCohort();
     } catch (e) {
       this.reject(e instanceof Error ? e : new Error(String(e)));
       return;
     }
-    this.resolve(summarize(this.samples, this.secs.runLatency(), { peak: this.pool.peak, opened: this.pool.opened }));
+    this.resolve(summarize(this.samples, this.cohortSamples, this.secs.runLatency(), { peak: this.pool.peak, opened: this.pool.opened }));
   }
 
   private fail(e: unknown): void {

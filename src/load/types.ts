@@ -1,4 +1,5 @@
 // The load stage's plain data types (what run.ts, observe/ and analyze/ see).
+import type { CohortSample } from "./cohorts.js";
 import type { RatePhase } from "./schedule.js";
 
 export type { RatePhase } from "./schedule.js";
@@ -63,6 +64,8 @@ export interface LoadLatency {
 
 export interface LoadSummary {
   samples: LoadSample[];
+  /** outcomes by intended send second (see cohorts.ts) */
+  cohorts: CohortSample[];
   totals: LoadTotals;
   latency: LoadLatency;
   /** connections: most open at once, and opened over the run */
@@ -72,6 +75,8 @@ export interface LoadSummary {
 export interface LoadOptions {
   /** Called once per second, in order, while the run goes (the last second after the drain). */
   onSample?: (s: LoadSample) => void;
+  /** Called once per intended send second, in order, once its requests resolved (`timeout` after it ends). */
+  onCohort?: (c: CohortSample) => void;
   signal?: AbortSignal;
 }
 

@@ -17,16 +17,26 @@ export const FILES = {
 export class RunRecord {
   readonly dir: string;
 
-  constructor(root: string, scenario: string, started: Date) {
+  /** reports/<scenario>/<UTC second>-<run id>: the id keeps two runs started in one second apart. */
+  constructor(root: string, scenario: string, started: Date, runId: string) {
     const stamp = started
       .toISOString()
       .replace(/[:]/g, "-")
       .replace(/\.\d+Z$/, "Z");
-    this.dir = join(root, scenario, stamp);
-    mkdirSync(this.dir, { recursive: true });
-    // Create both streams up front: an empty file says "nothing collected", a missing one says "broken".
-    writeFileSync(join(this.dir, FILES.samples), "");
-    writeFileSync(join(this.dir, FILES.events), "");
+    this.dir = join(root, scenario, `${stamp}-${runId}`);
+    try {
+      // exclusive: never two runs in one folder
+      mkdirSync(join(root, scenario), { recursive: true });
+      mkdirSync(this.dir);
+      // Create both streams up front: an empty file says "nothing collected", a missing one says "broken".
+      writeFileSync(join(this.dir, FILES.samples), "");
+      writeFileSync(join(this.dir, FILES.events), "");
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? "";
+      throw new RecordUnwritable(
+        `cannot write the run record under ${root}: ${code || (e as Error).message}${code === "EACCES" || code === "EROFS" ? " (a folder this user may write: --out <dir>)" : code === "ENOSPC" ? " (the disk is full)" : ""}`,
+      );
+    }
   }
 
   write(name: string, content: string | object): void {
@@ -53,13 +63,21 @@ export function writeAtomic(file: string, content: string): void {
   renameSync(tmp, file);
 }
 
+/** The run folder cannot be created or written (read-only, full, no permission): nothing was started. */
+export class RecordUnwritable extends Error {
+  override readonly name = "RecordUnwritable";
+}
+
 /** A run record that cannot be read as written: names the file and the line. */
 export class RecordDamaged extends Error {
   override readonly name = "RecordDamaged";
 }
 
 /** One line of samples.ndjson: a second of load, or a reading of every component. */
-export type SampleLine = ({ kind: "load" } & Record<string, unknown>) | ({ kind: "components" } & Record<string, unknown>);
+export type SampleLine =
+  | ({ kind: "load" } & Record<string, unknown>)
+  | ({ kind: "components" } & Record<string, unknown>)
+  | ({ kind: "cohort" } & Record<string, unknown>);
 
 /** Reads an NDJSON file. Only the last line may be torn (a crash mid-write) and is skipped; a line
  * that cannot be read anywhere else is damage, and silently dropping it would shift every later
@@ -95,11 +113,15 @@ export function readJsonFile<T>(file: string): T {
   }
 }
 
-/** The load seconds and the component readings of a run folder, in order. */
-export function readSamples<L = Record<string, unknown>, C = Record<string, unknown>>(dir: string): { load: L[]; components: C[] } {
+/** The load seconds, the send-second cohorts and the component readings of a run folder, in order. */
+export function readSamples<L = Record<string, unknown>, C = Record<string, unknown>, K = Record<string, unknown>>(
+  dir: string,
+): { load: L[]; components: C[]; cohorts: K[] } {
   const lines = readNdjsonFile<SampleLine>(join(dir, FILES.samples));
+  const strip = ({ kind: _, ...rest }: SampleLine) => rest;
   return {
-    load: lines.filter((l) => l.kind === "load").map(({ kind: _, ...rest }) => rest as L),
+    load: lines.filter((l) => l.kind === "load").map((l) => strip(l) as L),
     components: lines.filter((l) => l.kind === "components") as C[],
+    cohorts: lines.filter((l) => l.kind === "cohort").map((l) => strip(l) as K),
   };
 }

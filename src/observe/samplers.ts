@@ -104,6 +104,7 @@ export function samplersFor(plan: TopologyPlan, runtime: Runtime): Sampler[] {
             r.procs_started = started;
           }
           if (cg.memory_limit !== undefined) r.memory_limit = cg.memory_limit;
+          if (cg.cpu_limit !== undefined) r.cpu_limit = cg.cpu_limit;
         } else last = undefined;
         return r;
       },

@@ -6,6 +6,8 @@
 // so the compare view can put two runs' panels side by side on the same axes.
 import type { Series } from "../analyze/series.js";
 import type { FaultWindow, Mark, ReportModel } from "./model.js";
+import type { CohortSample } from "../load/cohorts.js";
+import type { LoadLatency } from "../load/types.js";
 
 /** One row per second: t and one field per series (absent = no reading that second). */
 export type WideRow = { t: number } & Record<string, number | null>;
@@ -120,8 +122,12 @@ const servicesOf = (s: Series, kind: string) => Object.keys(s.kinds).filter((k) 
 /** services whose readings carry a key (the reference app's metrics, or a user image that exports them) */
 const servicesWith = (s: Series, key: string) => Object.keys(s.services).filter((svc) => col(s, svc, key) !== null);
 
+/** Past this many seconds a panel is downsampled (see envelope). */
+export const MAX_POINTS = 600;
+
 /** Wide rows from named columns; a column may be shorter (missing seconds stay absent). */
 function wide(seconds: number, cols: Array<[string, Col]>): WideRow[] {
+  if (seconds > MAX_POINTS) return envelope(seconds, cols);
   const rows: WideRow[] = [];
   for (let t = 0; t < seconds; t++) {
     const row: WideRow = { t };
@@ -130,6 +136,35 @@ function wide(seconds: number, cols: Array<[string, Col]>): WideRow[] {
       if (v !== null && v !== undefined && Number.isFinite(v)) row[name] = round(v);
     }
     rows.push(row);
+  }
+  return rows;
+}
+
+/** A long run drawn in buckets of k seconds, two rows per bucket: each series' lowest and highest
+ * second of the bucket, in the order they happened. A one-second spike (or dip) stays at its
+ * height; a chart of 30 minutes renders about 600 points per series instead of 1,800. */
+function envelope(seconds: number, cols: Array<[string, Col]>): WideRow[] {
+  const k = Math.ceil(seconds / (MAX_POINTS / 2));
+  const rows: WideRow[] = [];
+  for (let from = 0; from < seconds; from += k) {
+    const to = Math.min(seconds, from + k);
+    const a: WideRow = { t: from };
+    const b: WideRow = { t: from + (to - from) / 2 };
+    for (const [name, c] of cols) {
+      let lo: [number, number] | undefined;
+      let hi: [number, number] | undefined;
+      for (let t = from; t < to; t++) {
+        const v = c[t];
+        if (v === null || v === undefined || !Number.isFinite(v)) continue;
+        if (!lo || v < lo[1]) lo = [t, v];
+        if (!hi || v > hi[1]) hi = [t, v];
+      }
+      if (!lo || !hi) continue;
+      const [first, second] = lo[0] <= hi[0] ? [lo, hi] : [hi, lo];
+      a[name] = round(first[1]);
+      b[name] = round(second[1]);
+    }
+    rows.push(a, b);
   }
   return rows;
 }
@@ -166,34 +201,51 @@ const sum = (cols: Array<Col | null>): Col | null => {
   });
 };
 
+/** Cohorts by second index (intended send second), or null for records from before they existed. */
+function cohortsBySecond(m: ReportModel): Array<CohortSample | undefined> | null {
+  const cs = m.run.cohorts;
+  if (!cs?.length) return null;
+  const out: Array<CohortSample | undefined> = Array.from({ length: m.series.seconds });
+  for (const c of cs) if (c.t < out.length) out[c.t] = c;
+  return out;
+}
+
 function loadChart(m: ReportModel): Chart {
   const s = m.series;
   const samples = m.run.load;
   const pick = (f: (x: (typeof samples)[number]) => number): Col => samples.map(f);
+  const cohorts = cohortsBySecond(m);
+  // By intended send second when the record has cohorts: goodput then never exceeds what was
+  // sent, and a stall's late answers stay in the seconds that sent them.
+  const byCohort = (f: (c: CohortSample) => number): Col | null => (cohorts ? cohorts.map((c) => (c ? f(c) : null)) : null);
   const b = new PanelBuilder();
   b.add(
     "offered",
     pick((x) => x.offered),
     { color: "#555555", dash: true },
   );
-  b.add(
-    "goodput (2xx/3xx in time)",
-    pick((x) => x.s2xx + x.s3xx),
-    { color: "#54a24b" },
-  );
-  const errs: Array<[string, Col, string]> = [
-    ["5xx", pick((x) => x.s5xx), "#e45756"],
-    ["timeouts", pick((x) => x.timeouts), "#9d755d"],
-    ["connection errors", pick((x) => x.errors), "#b279a2"],
-    ["4xx", pick((x) => x.s4xx), "#f58518"],
-    ["dropped by the load driver", pick((x) => x.dropped ?? 0), "#bab0ac"],
-  ];
+  b.add("goodput (2xx/3xx in time)", byCohort((c) => c.ok) ?? pick((x) => x.s2xx + x.s3xx), { color: "#54a24b" });
+  const errs: Array<[string, Col, string]> = cohorts
+    ? [
+        ["4xx/5xx", byCohort((c) => c.failed) as Col, "#e45756"],
+        ["timeouts", byCohort((c) => c.timeouts) as Col, "#9d755d"],
+        ["connection errors", byCohort((c) => c.errors) as Col, "#b279a2"],
+        ["dropped by the load driver", pick((x) => x.dropped ?? 0), "#bab0ac"],
+      ]
+    : [
+        ["5xx", pick((x) => x.s5xx), "#e45756"],
+        ["timeouts", pick((x) => x.timeouts), "#9d755d"],
+        ["connection errors", pick((x) => x.errors), "#b279a2"],
+        ["4xx", pick((x) => x.s4xx), "#f58518"],
+        ["dropped by the load driver", pick((x) => x.dropped ?? 0), "#bab0ac"],
+      ];
   for (const [name, c, color] of errs) if (c.some((v) => (v ?? 0) > 0)) b.add(name, c, { color, area: true });
   return {
     name: "load",
     title: "Offered load, goodput and errors",
-    caption:
-      "Requests per second: what the load offered, what users got back in time (goodput), and the failures by class, stacked. Shaded: fault windows.",
+    caption: cohorts
+      ? "Requests per second by intended send second: what the load offered, how many of those came back in time (goodput), and how the rest failed, stacked. Shaded: fault windows."
+      : "Requests per second: what the load offered, what users got back in time (goodput), and the failures by class, stacked, by the second they were seen. Shaded: fault windows.",
     panels: [
       b.panel(s.seconds, {
         id: "load",
@@ -208,8 +260,12 @@ function loadChart(m: ReportModel): Chart {
 }
 
 function latencyChart(m: ReportModel): Chart {
+  const cohorts = cohortsBySecond(m);
   const samples = m.run.load;
-  const pick = (f: (x: (typeof samples)[number]) => number | null): Col => samples.map((x) => ((f(x) ?? 0) > 0 ? f(x) : null));
+  // By intended send second when the record has cohorts: a stalled second shows its stall, not the
+  // few requests that happened to complete in it.
+  const rows: Array<LoadLatency | undefined> = cohorts ?? samples;
+  const pick = (f: (x: LoadLatency) => number | null): Col => rows.map((x) => (x && (f(x) ?? 0) > 0 ? f(x) : null));
   const b = new PanelBuilder();
   // max first, so it is drawn under p99 (with a few hundred requests a second they often coincide)
   b.add(
@@ -242,7 +298,9 @@ function latencyChart(m: ReportModel): Chart {
   return {
     name: "latency",
     title: "Latency percentiles",
-    caption: "Per-second latency from each request's intended send time (log scale); timeouts count at the deadline.",
+    caption: cohorts
+      ? "Latency of the requests planned for each second (by intended send second), from that intended time (log scale); timeouts count at the deadline."
+      : "Per-second latency from each request's intended send time, by the second it completed (log scale); timeouts count at the deadline.",
     panels: [
       b.panel(m.series.seconds, {
         id: "latency",
@@ -285,9 +343,17 @@ function dependenciesChart(m: ReportModel): Chart {
     );
   }
   for (const svc of servicesOf(s, "postgres")) {
-    const limit = m.cpuLimits[svc];
+    const declared = m.cpuLimits[svc];
     const cpu = col(s, svc, "cpu_cores");
-    if (limit) ratio.add(`CPU of its ${limit}-core limit (${svc})`, cpu?.map((v) => (v === null ? null : v / limit)) ?? null);
+    // Against the limit in force each second, read from the cgroup (a resources fault changes it);
+    // the declared limit only for records from before that reading existed.
+    const inForce = col(s, svc, "cpu_limit");
+    if (inForce?.some((v) => v !== null))
+      ratio.add(
+        `CPU of its limit in force (${svc})`,
+        map2(cpu, inForce, (c, l) => (l > 0 ? c / l : null)),
+      );
+    else if (declared) ratio.add(`CPU of its ${declared}-core limit (${svc})`, cpu?.map((v) => (v === null ? null : v / declared)) ?? null);
   }
 
   const conns = new PanelBuilder();

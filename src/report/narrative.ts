@@ -35,12 +35,16 @@ export function pathSentences(a: Analysis): string[] {
   const out = a.path.map((p, i) => {
     const fault = i === 0 ? /^fault (.*) applied$/.exec(p.why) : null;
     if (fault) return `At ${p.at_s} s the fault ${fault[1]} was applied to ${p.component}.`;
+    const load = i === 0 ? /^load change (\S+) to (.*) began$/.exec(p.why) : null;
+    if (load) return `At ${p.at_s} s the scenario's load changed (${load[1]}, ${load[2]}): a trigger in the load, not a fault.`;
     return `At ${p.at_s} s, ${p.component === "users" ? "users were hurt" : `${p.component} degraded`}: ${p.why}.`;
   });
   const first = a.path[0];
   const users = a.path.find((p) => p.component === "users");
   if (first && users)
-    out.push(`Users were first outside the SLO ${Math.max(0, Math.round((users.at_s - first.at_s) * 10) / 10)} s after the fault.`);
+    out.push(
+      `Users were first outside the SLO ${Math.max(0, Math.round((users.at_s - first.at_s) * 10) / 10)} s after the ${first.component === "load" ? "load changed" : "fault"}.`,
+    );
   return out;
 }
 

@@ -7,7 +7,7 @@ import { planTopology, type TopologyPlan } from "../topology/plan.js";
 import type { ImageSource } from "../images/catalog.js";
 import { calibrationNeeds } from "../calibrate/needs.js";
 import type { DbCalibration } from "../calibrate/postgres.js";
-import { bringUp } from "./up.js";
+import { bringUp, type ImagesUsed } from "./up.js";
 import { DockerRuntime } from "../runtime/docker/runtime.js";
 import { reap } from "../runtime/docker/labels.js";
 import type { TeardownReport } from "../runtime/types.js";
@@ -15,7 +15,7 @@ import { Timeline, type FaultEvent } from "../faults/scheduler.js";
 import { runLoad, type LoadSample } from "../load/driver.js";
 import { FILES, RECORD_SCHEMA_VERSION, RunRecord } from "../observe/record.js";
 import { windows, stats, type WindowStats } from "../analyze/windows.js";
-import { judge, firstFaultMs, type Analysis } from "../analyze/analyze.js";
+import { judge, firstFaultMs, loadEvents, type Analysis } from "../analyze/analyze.js";
 import { checkSetup } from "../analyze/baseline.js";
 import { buildSeries, hostsOf } from "../analyze/series.js";
 import { Observer, type ComponentsSample } from "../observe/observer.js";
@@ -47,6 +47,8 @@ export interface RunResult {
   /** where the load went, and how the harness reached the containers: their addresses on the run's
    * bridge, or published ports on 127.0.0.1 through docker-proxy */
   target?: { url: string; route: "bridge" | "published" };
+  /** the image source, and each role's image reference and ID: exactly what ran */
+  images?: ImagesUsed;
   /** what one CPU-millisecond of each calibrated database is on this host (declared CPU time is converted with it) */
   calibrations: DbCalibration[];
   /** whole-run latency from the load driver's histogram */
@@ -76,7 +78,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
   const started = new Date();
   const runId = randomBytes(4).toString("hex");
   const plan = planTopology(scenario);
-  const record = new RunRecord(opts.outDir ?? reportsDir(), scenario.name, started);
+  const record = new RunRecord(opts.outDir ?? reportsDir(), scenario.name, started, runId);
   record.write(FILES.scenario, source);
   record.write(FILES.plan, plan);
   const samples: LoadSample[] = [];
@@ -92,6 +94,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
   let timeline: Timeline | undefined;
   let stopWatch: (() => void) | undefined;
   let targetInfo: RunResult["target"];
+  let images: ImagesUsed | undefined;
   let calibrations: DbCalibration[] = [];
   // Aborts the load when the baseline shows the setup did not hold: the run ends "completed" and
   // its analysis says so, with no fault applied to a system that was not under the needed pressure.
@@ -113,6 +116,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     });
     const toxiproxy = up.toxiproxy;
     calibrations = up.calibrations;
+    images = up.images;
     timings.images = up.images_ms;
     timings.topology_up = up.up_ms;
     for (const c of calibrations) event({ type: "calibration", calibration: c });
@@ -160,6 +164,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
       },
       {
         signal: AbortSignal.any([signal, setupStop.signal]),
+        onCohort: (c) => record.sample({ kind: "cohort", ...c }),
         onSample: (s) => {
           samples.push(s);
           record.sample({ kind: "load", ...s });
@@ -221,9 +226,11 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     ended: new Date().toISOString(),
     timings_ms: timings,
     totals: stats("whole run", samples, 0),
-    windows: windows(samples, faults),
+    // A spike or pause in the load cuts the windows too: "baseline 0-35" would hide it.
+    windows: windows(samples, [...faults, ...loadEvents(scenario)]),
     faults,
     ...(targetInfo ? { target: targetInfo } : {}),
+    ...(images ? { images } : {}),
     calibrations,
     ...(latency ? { latency } : {}),
     ...(analysis ? { analysis } : {}),

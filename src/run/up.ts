@@ -7,13 +7,21 @@ import { describeCalibration } from "../calibrate/describe.js";
 import { calibratePostgres, type DbCalibration } from "../calibrate/postgres.js";
 import { hostPidOf, processCpuNs } from "../calibrate/procfs.js";
 import { ensureImagesOrBuild } from "../images/build.js";
+import { imageId } from "../runtime/docker/client.js";
 import { readCgroup } from "../observe/sources/cgroup.js";
 import type { ImageSource, Role } from "../images/catalog.js";
 import type { DockerRuntime } from "../runtime/docker/runtime.js";
 import { ToxiproxyApi } from "../runtime/toxiproxy.js";
 import { TOXIPROXY_API_PORT, TOXIPROXY_SERVICE, type TopologyPlan } from "../topology/plan.js";
 
+/** The images a run used: the source, and each role's reference and image ID (what exactly ran). */
+export interface ImagesUsed {
+  source: ImageSource;
+  roles: Record<string, { ref: string; id: string }>;
+}
+
 export interface UpResult {
+  images: ImagesUsed;
   toxiproxy: ToxiproxyApi | undefined;
   calibrations: DbCalibration[];
   images_ms: number;
@@ -35,12 +43,14 @@ export async function bringUp(
   const { progress, signal } = opts;
   let t = Date.now();
   progress(`images (${opts.source})`);
-  const { refs } = await ensureImagesOrBuild({
+  const { refs, source } = await ensureImagesOrBuild({
     source: opts.source,
     roles: rolesOf(plan),
     progress: (l) => progress(`  ${l}`),
     fallbackOffline: opts.fallbackOffline ?? false,
   });
+  const images: ImagesUsed = { source, roles: {} };
+  for (const [role, ref] of Object.entries(refs)) if (ref) images.roles[role] = { ref, id: await imageId(ref).catch(() => "unknown") };
   const images_ms = Date.now() - t;
   signal?.throwIfAborted();
 
@@ -60,7 +70,7 @@ export async function bringUp(
       if (need && c.replica === 1) calibrations.push(await calibrate(plan, runtime, need, progress, signal));
     },
   });
-  return { toxiproxy, calibrations, images_ms, up_ms: Date.now() - t };
+  return { images, toxiproxy, calibrations, images_ms, up_ms: Date.now() - t };
 }
 
 /** Measures the database and hands the figure to the apps that read it: the runtime creates each

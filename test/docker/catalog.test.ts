@@ -43,6 +43,8 @@ describe.each(pairs)("%s", (pair) => {
     );
     expect(a?.expectations.checks.filter((c) => !c.pass)).toEqual([]);
     expect(a?.verdict).toBe("cascade");
+    // its SLO misses are waived (it expects the cascade): the gate passes, exit 0
+    expect(a?.gate).toMatchObject({ pass: true, exit: 0, slo_waived: true });
   });
 
   it("mitigated: what its expect block says (no cascade, or at least not metastable), within its SLO", async () => {
@@ -52,6 +54,7 @@ describe.each(pairs)("%s", (pair) => {
     expect(a?.expectations.checks.length).toBeGreaterThan(0);
     expect(a?.expectations.checks.filter((c) => !c.pass)).toEqual([]);
     expect(a?.slo.objectives.filter((o) => !o.pass)).toEqual([]);
+    expect(a?.gate).toMatchObject({ pass: true, exit: 0 });
   });
 });
 

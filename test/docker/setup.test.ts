@@ -30,7 +30,11 @@ describe("a baseline that cannot hold", () => {
     expect(events.filter((e) => e.type === "calibration")).toHaveLength(1);
     const result = JSON.parse(readFileSync(join(dir, "result.json"), "utf8"));
     expect(result.status).toBe("completed");
-    expect(result.analysis.verdict).toBe("setup did not hold");
+    expect(result.analysis_file).toBe("analysis.json");
+    const analysis = JSON.parse(readFileSync(join(dir, "analysis.json"), "utf8"));
+    expect(analysis.verdict).toBe("setup did not hold");
+    expect(analysis.gate).toMatchObject({ label: "NO VERDICT", exit: 6, pass: false });
+    expect(stdout.trim().split("\n").at(-1)).toMatch(/^gate: NO VERDICT — setup did not hold: db at \d+ % of its CPU.* \(exit 6\)$/);
     // Stopped at the first fault (8 s), not at the end of the load (20 s).
     expect(result.totals.to_s).toBeLessThanOrEqual(9);
     expect(readFileSync(join(dir, "junit.xml"), "utf8")).toMatch(

@@ -100,6 +100,27 @@ describe("the gate, through `cascade analyze` on recorded runs", () => {
     expect(r.gateGreen).toBe(false);
   }, 60_000);
 
+  it("9: a fault that failed to apply makes the run invalid, whatever it measured", async () => {
+    const failed = {
+      type: "fault",
+      action: "error",
+      fault: "freeze-db",
+      kind: "pause",
+      time: "2026-11-23T11:06:03.889Z",
+      planned_ms: 15000,
+      actual_ms: 15000,
+      lag_ms: 0,
+      took_ms: 3,
+      error: "apply failed: no such container",
+    };
+    const r = await analyzed(
+      copy("cold-cache-load-shift", (d) => edit(d, "events.ndjson", (s) => `${s.trimEnd()}\n${JSON.stringify(failed)}\n`)),
+    );
+    expect(r.code).toBe(EXIT.invalidRun);
+    expect(r.last).toBe("gate: NO VERDICT — invalid run: freeze-db: apply failed: no such container (exit 9)");
+    expect(r.gateGreen).toBe(false);
+  }, 60_000);
+
   it("3 and 130: a run that broke or was interrupted has no verdict, whatever it measured", () => {
     const r = readRun(fixture("cold-cache-load-shift"));
     const broke = judge({ ...r, status: "error", error: "container app-1 exited 1" }).gate;

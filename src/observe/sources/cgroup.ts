@@ -11,6 +11,8 @@ export interface CgroupReading {
   memory_bytes: number;
   /** undefined when unlimited */
   memory_limit?: number;
+  /** CPU limit in force, in cores (quota ÷ period; a resources fault changes it); undefined when unlimited */
+  cpu_limit?: number;
 }
 
 const V1 = (id: string) => ({
@@ -18,7 +20,16 @@ const V1 = (id: string) => ({
   mem: [`/sys/fs/cgroup/memory/docker/${id}/memory.usage_in_bytes`],
   stat: [`/sys/fs/cgroup/memory/docker/${id}/memory.stat`],
   limit: [`/sys/fs/cgroup/memory/docker/${id}/memory.limit_in_bytes`],
+  quota: [`/sys/fs/cgroup/cpu/docker/${id}/cpu.cfs_quota_us`, `/sys/fs/cgroup/cpu,cpuacct/docker/${id}/cpu.cfs_quota_us`],
+  period: [`/sys/fs/cgroup/cpu/docker/${id}/cpu.cfs_period_us`, `/sys/fs/cgroup/cpu,cpuacct/docker/${id}/cpu.cfs_period_us`],
 });
+
+/** Cores from a quota and a period in µs; undefined when unlimited (quota -1 or "max"). */
+const cores = (quota: string | undefined, period: string | undefined): number | undefined => {
+  const q = Number(quota);
+  const p = Number(period);
+  return Number.isFinite(q) && q > 0 && Number.isFinite(p) && p > 0 ? q / p : undefined;
+};
 const V2 = (id: string) => {
   const dirs = [`/sys/fs/cgroup/system.slice/docker-${id}.scope`, `/sys/fs/cgroup/docker/${id}`];
   return { dirs };
@@ -69,10 +80,12 @@ export function readCgroup(id: string, read: ReadFile = readText): CgroupReading
   const cpu = first(v1.cpu);
   if (cpu !== undefined) {
     const limit = Number(first(v1.limit));
+    const cpuLimit = cores(first(v1.quota), first(v1.period));
     return {
       cpu_ns: Number(cpu),
       memory_bytes: workingSet(Number(first(v1.mem) ?? Number.NaN), first(v1.stat), "total_inactive_file"),
       ...(Number.isFinite(limit) && limit < UNLIMITED ? { memory_limit: limit } : {}),
+      ...(cpuLimit !== undefined ? { cpu_limit: cpuLimit } : {}),
     };
   }
   for (const dir of V2(id).dirs) {
@@ -80,10 +93,14 @@ export function readCgroup(id: string, read: ReadFile = readText): CgroupReading
     if (stat === undefined) continue;
     const usec = Number(/usage_usec (\d+)/.exec(stat)?.[1] ?? Number.NaN);
     const max = first([`${dir}/memory.max`]);
+    // cpu.max: "<quota> <period>" in µs, or "max <period>" when unlimited
+    const [quota, period] = (first([`${dir}/cpu.max`]) ?? "").trim().split(/\s+/);
+    const cpuLimit = cores(quota, period);
     return {
       cpu_ns: usec * 1000,
       memory_bytes: workingSet(Number(first([`${dir}/memory.current`]) ?? Number.NaN), first([`${dir}/memory.stat`]), "inactive_file"),
       ...(max && max !== "max" ? { memory_limit: Number(max) } : {}),
+      ...(cpuLimit !== undefined ? { cpu_limit: cpuLimit } : {}),
     };
   }
   return undefined;
