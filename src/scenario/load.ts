@@ -19,6 +19,63 @@ export const MAX_ISSUES = 50;
 
 /** Parses and validates scenario text; `file` is only used to label issues. Throws ScenarioInvalid. */
 export function parseScenario(text: string, file: string): Scenario {
+  try {
+    return parseChecked(text, file);
+  } catch (e) {
+    // Thousands of nested maps overflow the stack of the YAML reader or of a check walking them.
+    if (e instanceof RangeError)
+      throw new ScenarioInvalid([
+        { file, line: 1, col: 1, field: "(file)", message: `the YAML is nested too deep to read (${e.message})` },
+      ]);
+    throw e;
+  }
+}
+
+/** Deeper than any scenario needs; past it the YAML reader's recursion can overflow the stack. */
+export const MAX_NESTING = 64;
+
+/** A line indented or bracketed deeper than MAX_NESTING levels (2 columns a level), found by a
+ * linear scan before the YAML reader recurses into it. */
+function tooDeep(text: string): { line: number; col: number; what: string } | undefined {
+  let flow = 0;
+  let line = 1;
+  let col = 1;
+  let indent = 0;
+  let atStart = true;
+  let quote: string | null = null;
+  for (const ch of text) {
+    if (ch === "\n") {
+      line++;
+      col = 1;
+      indent = 0;
+      atStart = true;
+      quote = null;
+      continue;
+    }
+    if (atStart && ch === " ") indent++;
+    else if (atStart) {
+      atStart = false;
+      if (indent > 2 * MAX_NESTING) return { line, col, what: `indented ${indent} columns` };
+    }
+    if (quote) {
+      if (ch === quote) quote = null;
+    } else if (ch === '"' || ch === "'") quote = ch;
+    else if (ch === "#")
+      quote = "\n"; // a comment: nothing counts to the end of the line
+    else if (ch === "{" || ch === "[") {
+      if (++flow > MAX_NESTING) return { line, col, what: `${flow} brackets deep` };
+    } else if (ch === "}" || ch === "]") flow = Math.max(0, flow - 1);
+    col++;
+  }
+  return undefined;
+}
+
+function parseChecked(text: string, file: string): Scenario {
+  const deep = tooDeep(text);
+  if (deep)
+    throw new ScenarioInvalid([
+      { file, line: deep.line, col: deep.col, field: "(syntax)", message: `${deep.what}: a scenario nests at most ${MAX_NESTING} levels` },
+    ]);
   const lc = new LineCounter();
   // prettyErrors off: we print our own one-line position, not yaml's multi-line excerpt.
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });

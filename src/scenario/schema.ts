@@ -4,13 +4,31 @@ import { z } from "zod";
 import { cut } from "./issues.js";
 import { parseBytes, parseDuration, parsePercent, parseShareRange } from "./units.js";
 
-/** "30s", "500ms", "2m", "1h", or a number of seconds → milliseconds. */
+/** The longest any duration may be: a run is bounded, and every timer stays exact (Node's timers
+ * overflow past 2^31 ms, about 24.8 days). */
+export const MAX_DURATION_MS = 24 * 3_600_000;
+/** The highest rate the load generator is asked for (one process; wrk-class rates are ~10^4-10^5). */
+export const MAX_RATE = 100_000;
+/** Sizes above this are typos (a 400-digit memory would otherwise overflow to no limit at all). */
+export const MAX_BYTES = 2 ** 40;
+/** Docker refuses a container memory limit below 6 MiB. */
+export const MIN_MEMORY = 6 * 2 ** 20;
+
+/** "30s", "500ms", "2m", "1h", or a number of seconds → milliseconds; never negative, at most 24 h. */
 export const Duration = z
   .union([z.number(), z.string()])
   .transform((v, ctx) => {
     const ms = parseDuration(v);
-    if (ms === undefined) {
+    if (ms === undefined || !Number.isFinite(ms)) {
       ctx.addIssue({ code: "custom", message: `not a duration: ${cut(JSON.stringify(v) ?? "")} (use e.g. 500ms, 10s, 2m)` });
+      return z.NEVER;
+    }
+    if (ms < 0) {
+      ctx.addIssue({ code: "custom", message: `must not be negative, got ${cut(JSON.stringify(v) ?? "")}` });
+      return z.NEVER;
+    }
+    if (ms > MAX_DURATION_MS) {
+      ctx.addIssue({ code: "custom", message: `at most 24h, got ${cut(JSON.stringify(v) ?? "")}` });
       return z.NEVER;
     }
     return ms;
@@ -24,8 +42,12 @@ export const Bytes = z
   .union([z.number(), z.string()])
   .transform((v, ctx) => {
     const b = parseBytes(v);
-    if (b === undefined || b <= 0) {
+    if (b === undefined || b <= 0 || !Number.isFinite(b)) {
       ctx.addIssue({ code: "custom", message: `not a size: ${cut(JSON.stringify(v) ?? "")} (use e.g. 64m, 1g)` });
+      return z.NEVER;
+    }
+    if (b > MAX_BYTES) {
+      ctx.addIssue({ code: "custom", message: `at most 1 TiB, got ${cut(JSON.stringify(v) ?? "")}` });
       return z.NEVER;
     }
     return b;
@@ -45,15 +67,35 @@ export const Percent = z
   })
   .meta({ description: 'A share: "99.5%" or 0.995' });
 
+/** Names the harness uses itself: its Toxiproxy container, and the causal path's "users" and "load". */
+export const RESERVED_NAMES = ["toxiproxy", "users", "load"] as const;
+
 const ServiceName = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,30}$/, "service names are lower-case letters, digits and '-', starting with a letter");
+
+/** A name a scenario may declare a service under. */
+const DeclaredName = ServiceName.refine(
+  (n) => !(RESERVED_NAMES as readonly string[]).includes(n),
+  `reserved by the harness (reserved: ${RESERVED_NAMES.join(", ")})`,
+);
 
 export const Readiness = z
   .strictObject({
     tcp: z.number().int().min(1).max(65535).optional().meta({ description: "a port that accepts and holds a TCP connection" }),
     http: z.string().startsWith("/").optional().meta({ description: "an HTTP path that answers 2xx on the service port" }),
-    log: z.string().optional().meta({ description: "a regular expression a log line must match" }),
+    log: z
+      .string()
+      .refine((r) => {
+        try {
+          new RegExp(r);
+          return true;
+        } catch {
+          return false;
+        }
+      }, "not a valid regular expression")
+      .optional()
+      .meta({ description: "a regular expression a log line must match" }),
     timeout: PositiveDuration.default(60_000),
   })
   .refine((r) => r.tcp !== undefined || r.http !== undefined || r.log !== undefined, {
@@ -70,7 +112,9 @@ export const Service = z
     port: z.number().int().min(1).max(65535).optional().meta({ description: "the port the service listens on" }),
     replicas: z.number().int().min(1).max(50).default(1),
     env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
-    memory: Bytes.optional().meta({ description: "container memory limit" }),
+    memory: Bytes.refine((b) => b >= MIN_MEMORY, "at least 6m: Docker refuses a smaller memory limit")
+      .optional()
+      .meta({ description: "container memory limit" }),
     cpus: z.number().positive().max(64).optional().meta({ description: "CPU limit in cores, e.g. 0.5" }),
     ulimits: z.record(z.string(), z.number().int().min(0)).default({}).meta({ description: "e.g. { nofile: 1024 }" }),
     restart: z.enum(["no", "on-failure", "always", "unless-stopped"]).default("no"),
@@ -98,8 +142,13 @@ export const Link = z.strictObject({
 
 export const RatePhase = z.strictObject({
   duration: PositiveDuration,
-  rate: z.number().min(0).meta({ description: "requests per second offered (0 = a pause)" }),
-  to: z.number().min(0).optional().meta({ description: "a ramp: the rate rises (or falls) linearly from `rate` to this over the phase" }),
+  rate: z.number().min(0).max(MAX_RATE).meta({ description: "requests per second offered (0 = a pause), at most 100,000" }),
+  to: z
+    .number()
+    .min(0)
+    .max(MAX_RATE)
+    .optional()
+    .meta({ description: "a ramp: the rate rises (or falls) linearly from `rate` to this over the phase" }),
 });
 
 export const Load = z.strictObject({
@@ -154,7 +203,9 @@ export const CrashLoopFault = z.strictObject({
   ...FaultBase,
   ...Targets,
   kind: z.literal("crashloop"),
-  every: PositiveDuration.meta({ description: "kill the target again this often (a restart policy or a start brings it back)" }),
+  every: Duration.refine((ms) => ms >= 100, "at least 100ms: a container cannot restart faster").meta({
+    description: "kill the target again this often (a restart policy or a start brings it back)",
+  }),
   signal: Signal.default("SIGKILL"),
   duration: PositiveDuration.meta({ description: "how long the loop lasts" }),
 });
@@ -335,7 +386,7 @@ export const Scenario = z.strictObject({
   $schema: z.string().optional(),
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "letters, digits, '.', '_' and '-'"),
   description: z.string().default(""),
-  services: z.record(ServiceName, Service).refine((s) => Object.keys(s).length > 0, "declare at least one service"),
+  services: z.record(DeclaredName, Service).refine((s) => Object.keys(s).length > 0, "declare at least one service"),
   links: z.array(Link).default([]),
   load: Load,
   faults: z.array(Fault).default([]),

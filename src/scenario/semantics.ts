@@ -3,7 +3,7 @@
 //
 // They run on every part of the file that passed the schema on its own, even when other parts
 // failed, so one run reports a bad link next to a type error instead of one after the other.
-import { Baseline, Fault, isLinkFault, Link, Load, RatePhase, Service, type ServiceFault } from "./schema.js";
+import { Baseline, Fault, MAX_DURATION_MS, isLinkFault, Link, Load, RatePhase, Service, type ServiceFault } from "./schema.js";
 import { checkKinds } from "./kinds.js";
 import type { PathIssue } from "./zod-issues.js";
 
@@ -72,6 +72,7 @@ export function checkScenario(raw: Record<string, unknown>): PathIssue[] {
     ...checkTimeline(parts),
     ...checkBaseline(parts),
     ...checkKinds(raw),
+    ...checkLimits(parts),
   ];
 }
 
@@ -111,6 +112,44 @@ function checkBaseline(parts: Parts): PathIssue[] {
           message: `no app linked to ${name} declares dbQueryCpuMs, so its reads have no CPU cost to measure`,
         });
     }
+  }
+  return out;
+}
+
+/** Containers a run may start (each replica is two: the service and its network holder). */
+export const MAX_REPLICAS_TOTAL = 50;
+
+// What the harness cannot do or undo: a run longer than a day, more replicas than one machine
+// should hold, two faults of one name (the first would never be reverted), a memory hog in a
+// container with no memory limit (it would take the host's memory, not the service's).
+function checkLimits(parts: Parts): PathIssue[] {
+  const out: PathIssue[] = [];
+  if (parts.loadEnd !== undefined && parts.loadEnd > MAX_DURATION_MS)
+    out.push({ path: ["load", "phases"], message: `the load lasts ${seconds(parts.loadEnd)}; at most 24h` });
+  const replicas = [...(parts.services?.values() ?? [])].reduce((a, s) => a + (s?.replicas ?? 1), 0);
+  if (replicas > MAX_REPLICAS_TOTAL)
+    out.push({ path: ["services"], message: `${replicas} replicas in all; at most ${MAX_REPLICAS_TOTAL} per run` });
+  const named = new Map<string, number>();
+  for (const [i, f] of parts.faults) {
+    if (f.name === undefined) continue;
+    const first = named.get(f.name);
+    if (first !== undefined) out.push({ path: ["faults", i, "name"], message: `"${f.name}" is already the name of faults[${first}]` });
+    else named.set(f.name, i);
+  }
+  for (const [i, f] of parts.faults) {
+    if (f.kind !== "memory-hog") continue;
+    const svc = parts.services?.get(f.service);
+    if (!svc) continue;
+    if (svc.memory === undefined)
+      out.push({
+        path: ["faults", i, "service"],
+        message: `${f.service} has no memory limit: a memory hog needs one to press against (services.${f.service}.memory)`,
+      });
+    else if (f.size > svc.memory)
+      out.push({
+        path: ["faults", i, "size"],
+        message: `more than ${f.service}'s memory limit (${svc.memory} bytes): the hog itself would be killed first`,
+      });
   }
   return out;
 }

@@ -279,6 +279,8 @@ describe("semantic checks", () => {
 
   it("the fault library parses with its units", () => {
     const ok = scenario({
+      // a memory hog needs a memory limit to press against
+      services: SERVICES.replace("db: { kind: postgres }", "db: { kind: postgres, memory: 256m }"),
       faults: [
         "{ at: 1s, kind: bandwidth, link: app->db, rate: 64, duration: 2s }",
         "{ at: 1s, kind: timeout, link: app->cache, direction: upstream, duration: 2s }",
@@ -491,5 +493,61 @@ describe("files that are not a scenario", () => {
     expect(issues.length).toBeLessThanOrEqual(MAX_ISSUES + 1);
     expect(issues.at(-1)?.message).toMatch(/^… and \d+ more problem\(s\) not shown$/);
     for (const i of issues) expect(i.message.length).toBeLessThan(400);
+  });
+});
+
+describe("limits: what the harness cannot do is refused before it starts", () => {
+  it("bounds durations, rates, sizes and names, and checks fault names and memory hogs", () => {
+    const issues = brief(
+      issuesOf(`name: lim
+services:
+  toxiproxy: { kind: memcached }
+  app: { kind: app, memory: 1b, ready: { log: "(" } }
+  db: { kind: postgres, memory: ${"4".repeat(100)}g }
+load:
+  target: app
+  phases: [{ duration: 8000h, rate: 1e12 }]
+faults:
+  - { name: a, at: 1s, kind: latency, link: app->db, latency: -5ms }
+  - { at: 3s, kind: crashloop, service: app, every: 1ms, duration: 1s }
+`),
+    );
+    expect(issues).toEqual([
+      '3:3 services.toxiproxy: invalid name "toxiproxy": reserved by the harness (reserved: toxiproxy, users, load)',
+      "4:29 services.app.memory: at least 6m: Docker refuses a smaller memory limit",
+      "4:47 services.app.ready.log: not a valid regular expression",
+      expect.stringMatching(/^5:33 services\.db\.memory: at most 1 TiB, got "4{59}… \(103 characters\)$/),
+      '8:24 load.phases[0].duration: at most 24h, got "8000h"',
+      "8:37 load.phases[0].rate: must be at most 100000 (got 1000000000000)",
+      '10:63 faults[0].latency: must not be negative, got "-5ms"',
+      "11:53 faults[1].every: at least 100ms: a container cannot restart faster",
+    ]);
+    const names = brief(
+      issuesOf(`name: lim
+services:
+  app: { kind: app }
+load:
+  target: app
+  phases: [{ duration: 10s, rate: 10 }]
+faults:
+  - { name: a, at: 1s, kind: kill, service: app }
+  - { name: a, at: 2s, kind: memory-hog, service: app, size: 64m }
+`),
+    );
+    expect(names).toEqual([
+      '9:13 faults[1].name: "a" is already the name of faults[0]',
+      "9:51 faults[1].service: app has no memory limit: a memory hog needs one to press against (services.app.memory)",
+    ]);
+  });
+
+  it("a YAML nested deeper than the reader can go is one located problem, not a stack trace", () => {
+    const lines = ["name: x"];
+    for (let i = 0; i < 900; i++) lines.push(`${" ".repeat(i)}k:`);
+    lines.push(`${" ".repeat(900)}v: 1`);
+    expect(brief(issuesOf(`${lines.join("\n")}\n`))).toEqual([
+      "131:130 (syntax): indented 129 columns: a scenario nests at most 64 levels",
+    ]);
+    const flow = `name: x\nservices: ${"{a: ".repeat(5000)}1${"}".repeat(5000)}\n`;
+    expect(brief(issuesOf(flow))).toEqual(["2:267 (syntax): 65 brackets deep: a scenario nests at most 64 levels"]);
   });
 });
