@@ -57,6 +57,13 @@ export async function handleAdminConfig(req: IncomingMessage, res: ServerRespons
     sendJson(res, 405, { error: "method not allowed" });
     return;
   }
+  // JSON only: a web page can make the user's browser POST a form or text/plain to 127.0.0.1
+  // without asking (no CORS preflight), but not application/json.
+  if (!/^application\/json\b/i.test(req.headers["content-type"] ?? "")) {
+    sendJson(res, 415, { error: `${SOURCE}: send the settings as Content-Type: application/json` });
+    req.resume();
+    return;
+  }
   let raw: unknown;
   try {
     const text = await readBody(req);

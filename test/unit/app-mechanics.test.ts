@@ -21,6 +21,9 @@ import { InFlightCap, PreforkSlots, type Slot } from "../../src/app/workers.js";
 import { AppBundle } from "../support/app-child.js";
 import { fakeMemcached } from "../support/fake-memcached.js";
 
+/** The admin API takes JSON only (a cross-origin form or text/plain POST is refused). */
+const JSON_BODY = { "content-type": "application/json" };
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `cond` every 100 ms until it holds; throws after `ms`. */
@@ -525,7 +528,7 @@ describe("app in-process: admission and admin API", () => {
       expect(settings).toMatchObject({ model: "prefork", workers: 1, queueLimit: 1 });
       expect(settings).not.toHaveProperty("port");
 
-      const post = (body: string) => fetch(`${base}/admin/config`, { method: "POST", body });
+      const post = (body: string) => fetch(`${base}/admin/config`, { method: "POST", headers: JSON_BODY, body });
       let res = await post('{"workers":3,"queueLimit":null,"queueOrder":"lifo"}');
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ workers: 3, queueLimit: null, queueOrder: "lifo" });
@@ -547,6 +550,10 @@ describe("app in-process: admission and admin API", () => {
       res = await post(JSON.stringify(app.live.current)); // GET's answer posted back as is
       expect(res.status).toBe(200);
       expect((await fetch(`${base}/admin/config`, { method: "DELETE" })).status).toBe(405);
+      // A page in the user's browser can POST text/plain cross-origin without a preflight: refused, not applied.
+      const plain = await fetch(`${base}/admin/config`, { method: "POST", headers: { "content-type": "text/plain" }, body: '{"workers":9}' });
+      expect(plain.status).toBe(415);
+      expect(app.live.current.workers).not.toBe(9);
     } finally {
       await app?.close();
       app = undefined;
@@ -566,7 +573,7 @@ describe("app in-process: admission and admin API", () => {
     const hit = await fetch(`${base}/hit`);
     expect(hit.status).toBe(200);
     expect(await hit.text()).toBe("cached");
-    const res = await fetch(`${base}/admin/config`, { method: "POST", body: '{"shedMemoryFraction":0.9}' });
+    const res = await fetch(`${base}/admin/config`, { method: "POST", headers: JSON_BODY, body: '{"shedMemoryFraction":0.9}' });
     expect(res.status).toBe(200);
     await sleep(150); // the shedder re-checks every 100 ms
     expect((await fetch(`${base}/hit`)).status).toBe(503);
@@ -608,16 +615,17 @@ describe("cluster mode (bundle in a child process)", () => {
     expect(metric(text, 'app_requests_total{status="503"}')).toBe(6);
     expect(metric(text, "app_processes")).toBe(2);
 
-    const res = await fetch(`${base}/admin/config`, { method: "POST", signal: AbortSignal.timeout(3000), body: '{"workers":5}' });
+    const res = await fetch(`${base}/admin/config`, { method: "POST", headers: JSON_BODY, signal: AbortSignal.timeout(3000), body: '{"workers":5}' });
     expect(res.status).toBe(200);
     await until(async () => metric(await scrape(), "app_workers") === 10, 3000);
     expect(
-      (await fetch(`${base}/admin/config`, { method: "POST", signal: AbortSignal.timeout(3000), body: '{"processes":3}' })).status,
+      (await fetch(`${base}/admin/config`, { method: "POST", headers: JSON_BODY, signal: AbortSignal.timeout(3000), body: '{"processes":3}' })).status,
     ).toBe(400);
 
     // The bad deploy: jobs start throwing; the master restarts each process as it crashes.
     await fetch(`${base}/admin/config`, {
       method: "POST",
+      headers: JSON_BODY,
       signal: AbortSignal.timeout(3000),
       body: '{"jobsIntervalMs":700,"jobsThrow":true}',
     });
@@ -626,6 +634,7 @@ describe("cluster mode (bundle in a child process)", () => {
     await until(async () => {
       const r = await fetch(`${base}/admin/config`, {
         method: "POST",
+        headers: JSON_BODY,
         signal: AbortSignal.timeout(3000),
         body: '{"jobsThrow":false}',
       }).catch(() => undefined);
@@ -649,7 +658,7 @@ describe("cluster mode (bundle in a child process)", () => {
     const base = `http://127.0.0.1:${await app.listening}`;
     // Set live: the running process loads the blobs and goes over the cap; every replacement loads
     // them at start and is killed before it ever listens.
-    const res = await fetch(`${base}/admin/config`, { method: "POST", body: '{"startupLoadMb":120,"startupLoadMs":300}' });
+    const res = await fetch(`${base}/admin/config`, { method: "POST", headers: JSON_BODY, body: '{"startupLoadMb":120,"startupLoadMs":300}' });
     expect(res.status).toBe(200);
     await until(async () => (app.output().all.match(/exited \(.*memory_cap\)/g)?.length ?? 0) >= 3, 10_000);
     expect(app.output().all).toMatch(/RSS \d+ MiB > cap 100 MiB/);
