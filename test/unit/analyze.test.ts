@@ -112,8 +112,9 @@ describe("shedding: a spike past capacity into a bounded LIFO queue with a deadl
     expect(a.recovery.recovered).toBe(true);
   });
 
-  it("takes the spike itself as the trigger", () => {
-    expect(a.path[0]?.component).toMatch(/^spike@/);
+  it("takes the spike itself as the trigger, named as a load change, not a fault; users last", () => {
+    expect(a.path[0]).toMatchObject({ component: "load", why: expect.stringMatching(/^load change spike@8s to 400 req\/s began$/) });
+    expect(a.path.at(-1)?.component).toBe("users");
     expect(checkExpectations(a, r.scenario).pass).toBe(true);
   });
 });

@@ -551,7 +551,11 @@ describe("app in-process: admission and admin API", () => {
       expect(res.status).toBe(200);
       expect((await fetch(`${base}/admin/config`, { method: "DELETE" })).status).toBe(405);
       // A page in the user's browser can POST text/plain cross-origin without a preflight: refused, not applied.
-      const plain = await fetch(`${base}/admin/config`, { method: "POST", headers: { "content-type": "text/plain" }, body: '{"workers":9}' });
+      const plain = await fetch(`${base}/admin/config`, {
+        method: "POST",
+        headers: { "content-type": "text/plain" },
+        body: '{"workers":9}',
+      });
       expect(plain.status).toBe(415);
       expect(app.live.current.workers).not.toBe(9);
     } finally {
@@ -615,11 +619,23 @@ describe("cluster mode (bundle in a child process)", () => {
     expect(metric(text, 'app_requests_total{status="503"}')).toBe(6);
     expect(metric(text, "app_processes")).toBe(2);
 
-    const res = await fetch(`${base}/admin/config`, { method: "POST", headers: JSON_BODY, signal: AbortSignal.timeout(3000), body: '{"workers":5}' });
+    const res = await fetch(`${base}/admin/config`, {
+      method: "POST",
+      headers: JSON_BODY,
+      signal: AbortSignal.timeout(3000),
+      body: '{"workers":5}',
+    });
     expect(res.status).toBe(200);
     await until(async () => metric(await scrape(), "app_workers") === 10, 3000);
     expect(
-      (await fetch(`${base}/admin/config`, { method: "POST", headers: JSON_BODY, signal: AbortSignal.timeout(3000), body: '{"processes":3}' })).status,
+      (
+        await fetch(`${base}/admin/config`, {
+          method: "POST",
+          headers: JSON_BODY,
+          signal: AbortSignal.timeout(3000),
+          body: '{"processes":3}',
+        })
+      ).status,
     ).toBe(400);
 
     // The bad deploy: jobs start throwing; the master restarts each process as it crashes.
@@ -658,7 +674,11 @@ describe("cluster mode (bundle in a child process)", () => {
     const base = `http://127.0.0.1:${await app.listening}`;
     // Set live: the running process loads the blobs and goes over the cap; every replacement loads
     // them at start and is killed before it ever listens.
-    const res = await fetch(`${base}/admin/config`, { method: "POST", headers: JSON_BODY, body: '{"startupLoadMb":120,"startupLoadMs":300}' });
+    const res = await fetch(`${base}/admin/config`, {
+      method: "POST",
+      headers: JSON_BODY,
+      body: '{"startupLoadMb":120,"startupLoadMs":300}',
+    });
     expect(res.status).toBe(200);
     await until(async () => (app.output().all.match(/exited \(.*memory_cap\)/g)?.length ?? 0) >= 3, 10_000);
     expect(app.output().all).toMatch(/RSS \d+ MiB > cap 100 MiB/);
