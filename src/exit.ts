@@ -19,7 +19,7 @@ export const EXIT = {
   inconclusive: 7,
   /** a run folder given to analyze, report or compare is missing or damaged */
   badRecord: 8,
-  /** a fault of the run failed to apply or to revert: the run did not do what the scenario says */
+  /** a fault of the run failed to apply: the run did not do what the scenario says */
   invalidRun: 9,
   /** a usage or configuration error: unknown command or option, missing argument, a bad CASCADE_IMAGES or ~/.cascade/config.json */
   usage: 64,
@@ -39,7 +39,7 @@ export const EXIT_HELP = [
   "  6    setup did not hold: the baseline was not under the pressure the scenario needs",
   "  7    inconclusive: the data cannot tell (no fault applied, no load recorded, …)",
   "  8    a run folder is missing or damaged",
-  "  9    invalid run: a fault failed to apply or to revert",
+  "  9    invalid run: a fault failed to apply",
   "  64   usage or configuration error (unknown option, missing argument, bad CASCADE_IMAGES or config)",
   "  130  interrupted; torn down, no verdict",
 ].join("\n");

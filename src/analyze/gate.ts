@@ -37,7 +37,7 @@ export interface Gate {
 export interface RunStatus {
   status?: "completed" | "interrupted" | "error";
   error?: string;
-  /** faults that failed to apply or revert ("name: apply failed: …"): the run is invalid */
+  /** faults that failed to apply ("name: apply failed: …"): the run is invalid */
   faultErrors?: string[];
 }
 
@@ -63,8 +63,8 @@ export function decideGate(a: Analysis | undefined, scenario: Scenario, run: Run
   if (run.status === "interrupted") return make("interrupted", EXIT.interrupted, "the run was interrupted before its planned end");
   if (run.status === "error") return make("harness error", EXIT.infrastructure, `the run broke: ${run.error ?? "unknown error"}`);
   if (!a) return make("harness error", EXIT.infrastructure, "no analysis: the run recorded nothing to judge");
-  // A fault that did not apply (or stayed applied) means the system was not put through the
-  // scenario: whatever was measured is not its verdict.
+  // A fault that did not apply means the system was not put through the scenario: whatever was
+  // measured is not its verdict.
   if (run.faultErrors?.length) return make("invalid run", EXIT.invalidRun, `invalid run: ${run.faultErrors.join("; ")}`);
   if (a.verdict === "setup did not hold")
     return make(

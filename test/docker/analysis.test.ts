@@ -10,13 +10,15 @@ import { parseScenario } from "../../src/scenario/load.js";
 
 const out = mkdtempSync(join(tmpdir(), "cascade-analysis-"));
 
-/** No cache: every request is a query that burns 8 ms of CPU (calibrated on the host) of a 0.5-CPU
- * database (~60 queries/s of capacity) against 30 req/s, checked at baseline (30-70 % of its CPU). A 6 s brownout (300 ms on the link, 250 ms query timeout) fails
- * every attempt; with 4 attempts the database then gets ~2× what it can serve. */
+/** No cache: every request is a query that burns 6 ms of CPU (calibrated on the host; a transaction
+ * costs ~3 ms more, measured 9.9-11 ms per transaction at 8 ms) of a 0.5-CPU database against
+ * 30 req/s, checked at baseline (30-70 % of its CPU; at 8 ms a fresh-clone CI run measured 71 %). A
+ * 6 s brownout (300 ms on the link, 250 ms query timeout) fails every attempt; with 4 attempts the
+ * database then gets ~2× what it can serve. */
 const scenario = (retryAttempts: number) => `
 name: brownout-retries-${retryAttempts}
 services:
-  app: { kind: app, config: { keys: 50, dbQueryCpuMs: 8, dbQueryTimeoutMs: 250, dbPoolSize: 20, retryAttempts: ${retryAttempts}, retryBackoff: none } }
+  app: { kind: app, config: { keys: 50, dbQueryCpuMs: 6, dbQueryTimeoutMs: 250, dbPoolSize: 20, retryAttempts: ${retryAttempts}, retryBackoff: none } }
   db: { kind: postgres, cpus: 0.5 }
 links:
   - { from: app, to: db }
