@@ -104,7 +104,10 @@ ${LOAD}`);
         `app counted ${sumOf(m, "app_db_queries_total")} database calls, ${sumOf(m, "app_retries_total")} retries`,
     );
     expect(naive.totals.s5xx).toBeGreaterThan(0.9 * naive.totals.sent);
-    expect(perRequest3 / perRequest1).toBeGreaterThan(2.7);
+    // Beside a CPU hog some attempts time out (100 ms) before their query reaches Postgres, which
+    // then counts fewer than three calls per request: ×2.58 in a fresh-clone CI run beside a hog
+    // (the app's own counter said 3 attempts each). Retries off stays at one call per request.
+    expect(perRequest3 / perRequest1).toBeGreaterThan(2.4);
     expect(perRequest3 / perRequest1).toBeLessThan(3.3);
     expect(sumOf(m, "app_retries_total")).toBeGreaterThan(1.8 * naive.totals.sent);
   });
