@@ -292,17 +292,15 @@ function recoveryOf(
 ): Analysis["recovery"] {
   if (triggerEnd === null || span === null)
     return { recovered: null, after_s: null, limit_s: limitS, metastable: null, sustained_by: null };
-  for (let t = triggerEnd; t + STABLE_SECONDS <= s.seconds; t++) {
-    let ok = true;
-    for (let k = 0; k < STABLE_SECONDS; k++) ok &&= healthy(t + k);
-    if (!ok) continue;
-    const late = t - triggerEnd > limitS;
+  const after = backWithin(s, triggerEnd, healthy);
+  if (after !== null) {
+    const late = after > limitS;
     return {
       recovered: true,
-      after_s: t - triggerEnd,
+      after_s: after,
       limit_s: limitS,
       metastable: late,
-      sustained_by: late ? sustainer(s, baseline, { from: triggerEnd, to: t }, cpuLimits) : null,
+      sustained_by: late ? sustainer(s, baseline, { from: triggerEnd, to: triggerEnd + after }, cpuLimits) : null,
     };
   }
   const observed = s.seconds - triggerEnd;

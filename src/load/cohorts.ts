@@ -3,7 +3,8 @@
 // into the second it ended (goodput above offered) and shows its worst second as its fastest
 // (few, early completions). A cohort is final once its last request's deadline has passed, so it
 // is emitted `timeout` after its second ends.
-import * as hdr from "hdr-histogram-js";
+import type * as hdr from "hdr-histogram-js";
+import { newHistogram } from "./seconds.js";
 import type { LoadLatency } from "./types.js";
 
 /** The requests planned for one second, by how they ended. */
@@ -53,7 +54,7 @@ export class Cohorts {
     if (status === null) c.timeouts++;
     else if (status < 400) c.ok++;
     else c.failed++;
-    c.hist ??= hdr.build({ numberOfSignificantValueDigits: 3, useWebAssembly: false });
+    c.hist ??= newHistogram();
     c.hist.recordValue(Math.max(1, Math.round(ms * 1000)));
     if (ms > c.max) c.max = ms;
   }

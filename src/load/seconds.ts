@@ -3,7 +3,8 @@
 import * as hdr from "hdr-histogram-js";
 import { type LoadLatency, type LoadSample, type LoadTotals, zeroTotals } from "./types.js";
 
-function newHistogram(): hdr.Histogram {
+/** µs, 3 significant digits: the driver's per-second and per-cohort histograms alike. */
+export function newHistogram(): hdr.Histogram {
   return hdr.build({ numberOfSignificantValueDigits: 3, useWebAssembly: false });
 }
 
