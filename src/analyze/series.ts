@@ -87,8 +87,7 @@ export function buildSeries(load: LoadSample[], components: ComponentsSample[], 
   for (const service of Object.keys(kinds)) services[service] = Array.from({ length: seconds }, () => ({}));
 
   const byT = new Map(components.map((c) => [c.t, c]));
-  // Counters are differenced against the last reading seen, not only the previous second's: a
-  // component that answers intermittently (a crash-looping app) still shows what it counted.
+  // Gauges and container figures: the reading at the end of the second.
   const lastSeen = new Map<string, Reading>();
   const first = byT.get(0);
   if (first) for (const [key, r] of Object.entries(first.readings)) lastSeen.set(key, r);
@@ -107,7 +106,65 @@ export function buildSeries(load: LoadSample[], components: ComponentsSample[], 
       if (owner) gaps[owner[0]] = (gaps[owner[0]] ?? 0) + 1;
     }
   }
+  // Counters: rates over the real time between readings, spread over the seconds they span.
+  for (const [key, points] of readingsByKey(components)) {
+    const [host, source] = splitKey(key);
+    const owner = hosts[host];
+    const rows = owner ? services[owner[0]] : undefined;
+    if (rows) addRates(rows, COUNTERS[source] ?? [], points);
+  }
   return { seconds, users, kinds, services, gaps };
+}
+
+interface Point {
+  /** seconds since load start */
+  at: number;
+  r: Reading;
+}
+
+/** Each sampler's readings in time order. Records without per-reading times date reading t at t s. */
+function readingsByKey(components: ComponentsSample[]): Map<string, Point[]> {
+  const out = new Map<string, Point[]>();
+  for (const c of [...components].sort((a, b) => a.t - b.t))
+    for (const [key, r] of Object.entries(c.readings)) {
+      const list = out.get(key) ?? [];
+      if (!out.has(key)) out.set(key, list);
+      list.push({ at: c.at?.[key] ?? c.t, r });
+    }
+  return out;
+}
+
+/** One replica's counter rates added into its service's seconds. Between two readings a counter
+ * is taken to rise evenly; second t (load time [t, t+1)) gets the increase that falls inside it,
+ * divided by how much of the second the readings cover. Counted against the last reading seen,
+ * not only the previous second's: a component that answers intermittently (a crash-looping app)
+ * still shows what it counted. A drop is a restart: the new value is the increase. */
+function addRates(rows: ServiceSecond[], counters: string[], points: Point[]): void {
+  const inc = rows.map(() => new Map<string, number>());
+  const covered = rows.map(() => 0);
+  for (let i = 1; i < points.length; i++) {
+    const a = points[i - 1] as Point;
+    const b = points[i] as Point;
+    const span = b.at - a.at;
+    if (!(span > 0)) continue;
+    for (let t = Math.max(0, Math.floor(a.at)); t < Math.min(rows.length, Math.ceil(b.at)); t++) {
+      const share = (Math.min(b.at, t + 1) - Math.max(a.at, t)) / span;
+      if (!(share > 0)) continue;
+      covered[t] = (covered[t] ?? 0) + share * span;
+      for (const k of counters) {
+        const before = a.r[k];
+        const now = b.r[k];
+        if (typeof before !== "number" || typeof now !== "number" || !Number.isFinite(before) || !Number.isFinite(now)) continue;
+        const m = inc[t] as Map<string, number>;
+        m.set(k, (m.get(k) ?? 0) + (now >= before ? now - before : now) * share);
+      }
+    }
+  }
+  rows.forEach((row, t) => {
+    const c = covered[t] ?? 0;
+    if (c <= 0) return;
+    for (const [k, v] of inc[t] as Map<string, number>) row[`${k}_per_s`] = (row[`${k}_per_s`] ?? 0) + v / c;
+  });
 }
 
 function splitKey(key: string): [string, string] {
@@ -124,11 +181,8 @@ function add(row: ServiceSecond, source: string, r: Reading, prev: Reading | und
   };
   for (const [k, raw] of Object.entries(r)) {
     if (typeof raw !== "number" || !Number.isFinite(raw)) continue;
-    if (counters.includes(k)) {
-      const before = prev?.[k];
-      if (typeof before !== "number") continue;
-      put(`${k}_per_s`, raw >= before ? raw - before : raw);
-    } else if (source === "container" && k === "memory_bytes") {
+    if (counters.includes(k)) continue;
+    if (source === "container" && k === "memory_bytes") {
       const limit = r.memory_limit;
       if (typeof limit === "number" && limit > 0) row.memory_share = Math.max(row.memory_share ?? 0, raw / limit);
       put("memory_bytes", raw);

@@ -12,6 +12,10 @@ export interface ComponentsSample {
   readings: Record<string, Reading>;
   /** samplers with no reading this second, and why */
   missing: Record<string, string>;
+  /** when each reading was taken, in seconds since load start: the midpoint of its request. A
+   * reading answered late (a busy app's /metrics) is dated late, so counter rates are taken over
+   * the real time between readings, not a nominal second. Optional: older records lack it. */
+  at?: Record<string, number>;
 }
 
 export const samplerKey = (s: Pick<Sampler, "name" | "source">) => `${s.name}.${s.source}`;
@@ -53,17 +57,20 @@ export class Observer {
     const timeoutMs = this.opts.timeoutMs ?? 900;
     const readings: Record<string, Reading> = {};
     const missing: Record<string, string> = {};
+    const at: Record<string, number> = {};
     const ts = new Date().toISOString();
     await Promise.all(
       this.samplers.map(async (s) => {
         let timer: NodeJS.Timeout | undefined;
         try {
+          const sent = performance.now();
           readings[samplerKey(s)] = await Promise.race([
             s.read(),
             new Promise<never>((_, reject) => {
               timer = setTimeout(() => reject(new Error(`no reading in ${timeoutMs} ms`)), timeoutMs);
             }),
           ]);
+          at[samplerKey(s)] = Math.round((sent + performance.now()) / 2 - this.t0) / 1000;
         } catch (e) {
           missing[samplerKey(s)] = (e as Error).message.slice(0, 200);
         } finally {
@@ -71,7 +78,7 @@ export class Observer {
         }
       }),
     );
-    this.emit({ kind: "components", t, ts, readings, missing });
+    this.emit({ kind: "components", t, ts, readings, missing, at });
   }
 
   /** Takes a last reading (the state right after the load), then stops. */

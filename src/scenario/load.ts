@@ -2,9 +2,9 @@
 // line and column instead of stopping at the first, so one edit-run cycle fixes them all.
 import { isUtf8 } from "node:buffer";
 import { readFile, stat } from "node:fs/promises";
-import { isAlias, LineCounter, parseDocument, visit, type Document } from "yaml";
+import { isAlias, isScalar, LineCounter, parseDocument, visit, type Document } from "yaml";
 import { z } from "zod";
-import { type ScenarioIssue, ScenarioInvalid, sortIssues } from "./issues.js";
+import { cut, type ScenarioIssue, ScenarioInvalid, sortIssues } from "./issues.js";
 import { fieldName, locate, locateKey } from "./positions.js";
 import { Scenario } from "./schema.js";
 import { checkScenario } from "./semantics.js";
@@ -78,7 +78,9 @@ function parseChecked(text: string, file: string): Scenario {
     ]);
   const lc = new LineCounter();
   // prettyErrors off: we print our own one-line position, not yaml's multi-line excerpt.
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  // uniqueKeys off: yaml checks each key against every earlier one (quadratic: 40k keys took
+  // 15 s); duplicateKeys does the same check with a Set per map.
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false });
   const issue = (line: number, col: number, field: string, message: string): ScenarioIssue => ({ file, line, col, field, message });
 
   // Broken YAML makes every later position unreliable, so syntax errors are reported alone.
@@ -88,6 +90,9 @@ function parseChecked(text: string, file: string): Scenario {
       return issue(line, col, "(syntax)", e.message);
     }),
     ...unresolvedAliases(doc, lc).map(({ line, col, name }) => issue(line, col, "(syntax)", `unknown alias *${name}`)),
+    ...duplicateKeys(doc, lc).map(({ line, col, key }) =>
+      issue(line, col, "(syntax)", `Map keys must be unique: "${cut(key)}" appears twice`),
+    ),
   ];
   if (syntax.length) throw new ScenarioInvalid(sortIssues(syntax));
   if (doc.contents === null)
@@ -127,6 +132,24 @@ function unresolvedAliases(doc: Document, lc: LineCounter): { line: number; col:
   visit(doc, {
     Alias(_, node) {
       if (isAlias(node) && node.resolve(doc) === undefined) out.push({ ...lc.linePos(node.range?.[0] ?? 0), name: node.source });
+    },
+  });
+  return out;
+}
+
+/** Keys repeated within one mapping, each at the position of its second use. */
+function duplicateKeys(doc: Document, lc: LineCounter): { line: number; col: number; key: string }[] {
+  const out: { line: number; col: number; key: string }[] = [];
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        // Only scalar keys: a scenario never uses mapping or sequence keys, and Zod refuses them.
+        if (!isScalar(pair.key)) continue;
+        const v = pair.key.value;
+        if (seen.has(v)) out.push({ ...lc.linePos(pair.key.range?.[0] ?? 0), key: String(v) });
+        seen.add(v);
+      }
     },
   });
   return out;

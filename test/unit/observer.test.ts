@@ -43,6 +43,10 @@ describe("Observer", () => {
       expect(s.missing["app-1.metrics"]).toBe("no reading in 50 ms");
     }
     expect(got.map((s) => s.readings["cache-1.memcached"]?.curr_connections)).toEqual(got.map((_, i) => i + 1));
+    // Each reading is dated (seconds since start) so rates use the real time between readings;
+    // a sampler with no reading has no date.
+    expect(got.slice(0, 4).map((s) => s.at?.["cache-1.memcached"])).toEqual([0, 0.1, 0.2, 0.3]);
+    expect(got[0]?.at?.["db-1.postgres"]).toBeUndefined();
   });
 });
 
