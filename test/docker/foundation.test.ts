@@ -92,7 +92,10 @@ describe("cascade run on a real topology", () => {
     const tail = stats("tail", samples.slice(-5), samples.length - 5);
     expect(tail.success).toBeGreaterThan(0.97);
     expect(tail.p50_ms!).toBeLessThan(50);
-    expect(back.p50_ms!).toBeLessThan(down.p50_ms!);
+    // Served more after the start than during the outage. Not the medians: while the backlog the
+    // outage left drains, both can sit at the 1 s deadline (1001.983 ms each, beside a CPU hog,
+    // with 0.076 served during the outage and 0.446 after the start).
+    expect(back.success!).toBeGreaterThan(down.success! + 0.1);
   });
 
   it("tears everything down and says so", async () => {
