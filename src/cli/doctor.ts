@@ -53,13 +53,13 @@ export async function doctorCommand(o: { images?: string }): Promise<number> {
     }
   }
   const runs = await listRuns();
-  const dead = runs.filter((r) => !r.alive);
+  const dead = runs.filter((r) => r.lease === "expired");
   if (dead.length)
     bad(
-      `${dead.length} run(s) left containers behind: ${dead.map((r) => r.run).join(", ")}`,
+      `${dead.length} run(s) left containers behind with no lease: ${dead.map((r) => r.run).join(", ")}`,
       "run `cascade down` (the next `cascade run` also removes them)",
     );
-  else ok(`no leftovers from dead runs${runs.length ? ` (${runs.length} live run(s))` : ""}`);
+  else ok(`no leftovers from dead runs${runs.length ? ` (${runs.length} live run(s), each holding its lease)` : ""}`);
   process.stdout.write(problems ? `\n${problems} thing(s) to fix.\n` : "\nReady.\n");
   return problems ? EXIT.infrastructure : EXIT.ok;
 }

@@ -1,4 +1,4 @@
-// cascade down: remove what dead (or, with --all, any) runs left on the engine.
+// cascade down: remove what runs whose lease expired (or, with --all, any runs) left on the engine.
 import { reap, removeByLabel, LABEL } from "../runtime/docker/labels.js";
 import { EngineUnavailable, pingEngine } from "../runtime/docker/client.js";
 import { EXIT } from "./exit.js";
@@ -19,7 +19,7 @@ export async function downCommand(o: { all?: boolean; run?: string }): Promise<n
   const removed = await reap(Boolean(o.all));
   for (const r of removed)
     process.stdout.write(
-      `run ${r.run} (owner ${r.owner}${r.alive ? ", alive" : ", gone"}): removed ${r.containers} containers, ${r.networks} networks\n`,
+      `run ${r.run} (owner ${r.owner}, lease ${r.lease === "held" ? "held: a live run, removed because of --all" : "expired"}): removed ${r.containers} containers, ${r.networks} networks\n`,
     );
   if (removed.length === 0) process.stdout.write("nothing to remove\n");
   return EXIT.ok;

@@ -120,8 +120,8 @@ program
 
 program
   .command("down")
-  .description("remove containers and networks left by runs whose harness died (all runs with --all)")
-  .option("--all", "also remove runs whose harness is still alive")
+  .description("remove containers and networks of runs whose lease expired (their reaper is gone); --all: every run")
+  .option("--all", "also remove live runs (those still holding their lease), saying which")
   .option("--run <id>", "remove one run by id")
   .action(async (o: { all?: boolean; run?: string }) => process.exit(await downCommand(o)));
 

@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { docker, followProgress } from "../runtime/docker/client.js";
+import { dockerStreams, followProgress } from "../runtime/docker/client.js";
 
 export const SUITE = "bookworm";
 export const BASE_REF = `cascade/base:${SUITE}-minbase`;
@@ -26,7 +26,7 @@ export async function buildBase(progress: (line: string) => void): Promise<void>
     });
     progress(`[base] importing ${BASE_REF}`);
     const tar = spawn("tar", ["-C", dir, "--numeric-owner", "-c", "."], { stdio: ["ignore", "pipe", "inherit"] });
-    const stream = await docker().importImage(tar.stdout as unknown as string, { repo: "cascade/base", tag: `${SUITE}-minbase` });
+    const stream = await dockerStreams().importImage(tar.stdout as unknown as string, { repo: "cascade/base", tag: `${SUITE}-minbase` });
     await followProgress(stream, () => {});
   } finally {
     await rm(dir, { recursive: true, force: true });

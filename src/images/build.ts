@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { docker, followProgress, imageExists, imageId } from "../runtime/docker/client.js";
+import { dockerStreams, followProgress, imageExists, imageId } from "../runtime/docker/client.js";
 import { bundleApp } from "../app/build.js";
 import { buildBase, BASE_REF } from "./base.js";
 import { toxiproxyBinary } from "./toxiproxy.js";
@@ -74,21 +74,25 @@ export async function ensureImages(opts: EnsureOptions): Promise<{ refs: Partial
     return baseId;
   };
 
+  const node = async () => {
+    if (nodeBase) return nodeBase;
+    if (opts.source === "official") {
+      nodeBase = await timed("node", OFFICIAL_NODE, () => pull(OFFICIAL_NODE, opts.progress));
+    } else {
+      const base = await offlineBase();
+      const ctx = await contextOf("node");
+      const ref = `${REPO}/node:${hashOf(ctx, base)}`;
+      nodeBase = await timed("node", ref, () => build("node", ref, ctx, { BASE: BASE_REF }, opts.progress));
+    }
+    return nodeBase;
+  };
+
   for (const role of opts.roles) {
-    if (role === "app") {
-      if (!nodeBase) {
-        if (opts.source === "official") {
-          nodeBase = await timed("node", OFFICIAL_NODE, () => pull(OFFICIAL_NODE, opts.progress));
-        } else {
-          const base = await offlineBase();
-          const ctx = await contextOf("node");
-          const ref = `${REPO}/node:${hashOf(ctx, base)}`;
-          nodeBase = await timed("node", ref, () => build("node", ref, ctx, { BASE: BASE_REF }, opts.progress));
-        }
-      }
-      const ctx = await appContext();
-      const ref = `${REPO}/app:${hashOf(ctx, await idOrNone(nodeBase))}`;
-      refs.app = await timed("app", ref, () => build("app", ref, ctx, { BASE: nodeBase as string }, opts.progress));
+    if (role === "app" || role === "reaper") {
+      const from = await node();
+      const ctx = role === "app" ? await appContext() : await contextOf(role);
+      const ref = `${REPO}/${role}:${hashOf(ctx, await idOrNone(from))}`;
+      refs[role] = await timed(role, ref, () => build(role, ref, ctx, { BASE: from }, opts.progress));
       continue;
     }
     if (opts.source === "official") {
@@ -147,7 +151,7 @@ async function build(role: string, ref: string, ctx: Context, buildargs: Record<
     for (const [name, data] of ctx) await writeFile(join(dir, name), data, { mode: 0o755 });
     progress(`[${role}] building ${ref}`);
     // --network host: apt inside the build reaches Debian's mirror even with --iptables=false.
-    const stream = await docker().buildImage(
+    const stream = await dockerStreams().buildImage(
       { context: dir, src: [...ctx.keys()] },
       { t: ref, buildargs, networkmode: "host", rm: true, forcerm: true, labels: { "cascade.role": role } },
     );
@@ -167,7 +171,7 @@ async function pull(ref: string, progress: Progress) {
   progress(`pulling ${ref}`);
   let stream: NodeJS.ReadableStream;
   try {
-    stream = await docker().pull(ref);
+    stream = await dockerStreams().pull(ref);
   } catch (e) {
     // docker-modem's message carries the daemon's JSON; its first line is the reason.
     const why = ((e as { json?: { message?: string } }).json?.message ?? (e as Error).message)

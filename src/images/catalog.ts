@@ -4,15 +4,18 @@
 import type { ServiceKind } from "../scenario/schema.js";
 
 export type ImageSource = "official" | "offline";
-export type Role = "memcached" | "postgres" | "haproxy" | "toxiproxy" | "app" | "holder";
+export type Role = "memcached" | "postgres" | "haproxy" | "toxiproxy" | "app" | "holder" | "reaper";
 
-export const ROLES: readonly Role[] = ["memcached", "postgres", "haproxy", "toxiproxy", "app", "holder"];
+export const ROLES: readonly Role[] = ["memcached", "postgres", "haproxy", "toxiproxy", "app", "holder", "reaper"];
+
+/** Roles built here on the Node base, for either source (no upstream image of their own). */
+export const NODE_ROLES = ["app", "reaper"] as const;
 
 /** The Toxiproxy release both paths use; the offline build go-installs this exact module version. */
 export const TOXIPROXY_VERSION = "v2.12.0";
 export const TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server";
 
-export const OFFICIAL: Record<Exclude<Role, "app">, string> = {
+export const OFFICIAL: Record<Exclude<Role, (typeof NODE_ROLES)[number]>, string> = {
   memcached: "memcached:1.6",
   postgres: "postgres:16",
   haproxy: "haproxy:2.8",
@@ -21,7 +24,7 @@ export const OFFICIAL: Record<Exclude<Role, "app">, string> = {
   holder: "registry.k8s.io/pause:3.10",
 };
 
-/** Base image the reference app is built on, per source. */
+/** Base image the reference app and the reaper are built on, online. */
 export const OFFICIAL_NODE = "node:20-slim";
 
 export const REPO = "cascade";

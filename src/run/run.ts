@@ -99,11 +99,13 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
   // Aborts the load when the baseline shows the setup did not hold: the run ends "completed" and
   // its analysis says so, with no fault applied to a system that was not under the needed pressure.
   const setupStop = new AbortController();
+  // The run's lease lost mid-run (its reaper stopped, and is removing the run): a harness error.
+  const leaseLost = new AbortController();
 
   // Leftovers of runs whose harness died (SIGKILL) go first; live concurrent runs are left alone.
   const reaped = await reap(false);
   for (const r of reaped)
-    progress(`removed leftovers of run ${r.run} (owner ${r.owner} is gone): ${r.containers} containers, ${r.networks} networks`);
+    progress(`removed leftovers of run ${r.run} (owner ${r.owner}, lease expired): ${r.containers} containers, ${r.networks} networks`);
 
   const runtime = new DockerRuntime(runId);
   try {
@@ -111,8 +113,12 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
       source: opts.source,
       fallbackOffline: opts.fallbackOffline ?? false,
       progress,
-      signal,
+      signal: AbortSignal.any([signal, leaseLost.signal]),
       calibrate: calibrationNeeds(scenario),
+      onLeaseLost: (why) => {
+        progress(why);
+        leaseLost.abort(new Error(why));
+      },
     });
     const toxiproxy = up.toxiproxy;
     calibrations = up.calibrations;
@@ -163,7 +169,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
         ownHosts: [target.host],
       },
       {
-        signal: AbortSignal.any([signal, setupStop.signal]),
+        signal: AbortSignal.any([signal, setupStop.signal, leaseLost.signal]),
         onCohort: (c) => record.sample({ kind: "cohort", ...c }),
         onSample: (s) => {
           samples.push(s);
@@ -179,11 +185,12 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     latency = summary.latency;
     clearTimeout(gate);
     if (signal.aborted) status = "interrupted";
+    else if (leaseLost.signal.aborted) throw leaseLost.signal.reason;
   } catch (e) {
     if (signal.aborted) status = "interrupted";
     else {
       status = "error";
-      error = (e as Error).message;
+      error = leaseLost.signal.aborted ? (leaseLost.signal.reason as Error).message : (e as Error).message;
     }
   } finally {
     const t = Date.now();

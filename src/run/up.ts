@@ -38,6 +38,7 @@ export async function bringUp(
     progress: (line: string) => void;
     signal?: AbortSignal;
     calibrate?: CalibrationNeed[];
+    onLeaseLost?: (why: string) => void;
   },
 ): Promise<UpResult> {
   const { progress, signal } = opts;
@@ -61,6 +62,7 @@ export async function bringUp(
   await runtime.up(plan, refs, {
     progress,
     ...(signal ? { signal } : {}),
+    ...(opts.onLeaseLost ? { onLeaseLost: opts.onLeaseLost } : {}),
     onReady: async (c) => {
       if (c.service === TOXIPROXY_SERVICE) {
         toxiproxy = new ToxiproxyApi(await runtime.endpoint(TOXIPROXY_SERVICE, 1, TOXIPROXY_API_PORT));
@@ -106,5 +108,7 @@ export function rolesOf(plan: TopologyPlan): Role[] {
   for (const c of plan.containers) if ("role" in c.image) roles.add(c.image.role);
   // Every service replica lives in a holder's network namespace (Toxiproxy has none).
   if (plan.containers.some((c) => c.service !== TOXIPROXY_SERVICE)) roles.add("holder");
+  // Every run holds a lease: its reaper.
+  roles.add("reaper");
   return [...roles];
 }

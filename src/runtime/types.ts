@@ -51,10 +51,14 @@ export interface UpOptions {
   signal?: AbortSignal;
   /** Called after each container is ready, before the next starts (e.g. to create proxies). */
   onReady?: (c: ContainerPlan) => Promise<void>;
+  /** Called if the run's lease is lost mid-run (its reaper stopped): the run is being removed. */
+  onLeaseLost?: (why: string) => void;
 }
 
 export interface Runtime {
   readonly runId: string;
+  /** Bearer token of the reference app's admin API in this run (CASCADE_ADMIN_TOKEN). */
+  readonly adminToken: string;
   /** Creates the network and starts every container in order, waiting for each to be ready. */
   up(plan: TopologyPlan, images: ImageRefs, opts: UpOptions): Promise<void>;
   /** Where a container's port is reachable from the harness: its address on the run's own network,

@@ -1,11 +1,45 @@
-// One dockerode client per process, and the engine check every command starts with.
+// Two dockerode clients per process, and the engine check every command starts with. Every call
+// of `docker()` is bounded: an engine that stops answering fails the call in DOCKER_CALL_MS with a
+// line naming it, instead of hanging a run or its teardown. Streams that are quiet by nature (the
+// event stream, image builds and pulls) use `dockerStreams()`, unbounded; what reads them bounds
+// its own wait.
 import Docker from "dockerode";
 
+/** No answer (no byte) for this long fails a Docker call. Stops and force-removals take seconds. */
+export const DOCKER_CALL_MS = 30_000;
+
 let client: Docker | undefined;
+let streams: Docker | undefined;
+
+export class DockerTimeout extends Error {}
 
 export function docker(): Docker {
-  client ??= new Docker();
+  if (client) return client;
+  client = new Docker({ timeout: DOCKER_CALL_MS });
+  // docker-modem ends a timed-out request with a bare "socket hang up": name the call instead.
+  const modem = client.modem as unknown as {
+    dial: (o: { method?: string; path?: string }, cb: (err: unknown, data: unknown) => void) => void;
+  };
+  const dial = modem.dial.bind(modem);
+  modem.dial = (o, cb) => {
+    const t0 = Date.now();
+    dial(o, (err, data) =>
+      cb(
+        err && Date.now() - t0 >= DOCKER_CALL_MS - 100
+          ? new DockerTimeout(
+              `the Docker engine did not answer ${o.method ?? "GET"} ${(o.path ?? "").split("?")[0]} within ${DOCKER_CALL_MS / 1000} s`,
+            )
+          : err,
+        data,
+      ),
+    );
+  };
   return client;
+}
+
+export function dockerStreams(): Docker {
+  streams ??= new Docker();
+  return streams;
 }
 
 export class EngineUnavailable extends Error {
@@ -39,7 +73,7 @@ export async function pingEngine(ms = 3000): Promise<{ version: string; apiVersi
 /** Reads a dockerode progress stream to the end, passing each status line to `onLine`. */
 export function followProgress(stream: NodeJS.ReadableStream, onLine: (line: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    docker().modem.followProgress(
+    dockerStreams().modem.followProgress(
       stream,
       (err: Error | null, out: Array<{ error?: string; errorDetail?: { message?: string } }>) => {
         if (err) return reject(err);

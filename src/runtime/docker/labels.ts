@@ -1,5 +1,6 @@
-// Labels are how Cascade finds what it created: per run for teardown, per owner process so the
-// next run can tell a live concurrent run from the leftovers of one that was SIGKILLed.
+// Labels are how Cascade finds what it created: per run for teardown, and the run's reaper (its
+// lease, see lease.ts) so the next run can tell a live concurrent run from leftovers. The owner
+// label (host:pid) is only said, never trusted: pids mean nothing across PID namespaces.
 import { hostname } from "node:os";
 import type { TeardownReport } from "../types.js";
 import { docker } from "./client.js";
@@ -12,6 +13,8 @@ export const LABEL = {
   replica: "cascade.replica",
   /** On a replica's network holder (value: the replica's host name); it has no service label. */
   holder: "cascade.holder",
+  /** On the run's reaper: the container whose life is the run's lease. */
+  reaper: "cascade.reaper",
 } as const;
 
 export const ownerLabel = (): string => `${hostname()}:${process.pid}`;
@@ -33,9 +36,12 @@ export async function removeByLabel(label: string): Promise<TeardownReport> {
       ),
     );
   // Services before the holders whose network namespace they share: a service outliving its
-  // holder would have its restart policy try (and fail) to join a namespace that is gone.
-  await remove(containers.filter((c) => c.Labels[LABEL.holder] === undefined));
-  await remove(containers.filter((c) => c.Labels[LABEL.holder] !== undefined));
+  // holder would have its restart policy try (and fail) to join a namespace that is gone. The
+  // reaper last: if this process dies half-way, it finishes the job.
+  const isReaper = (c: (typeof containers)[number]) => c.Labels[LABEL.reaper] !== undefined;
+  const isHolder = (c: (typeof containers)[number]) => c.Labels[LABEL.holder] !== undefined;
+  await remove(containers.filter((c) => !isHolder(c) && !isReaper(c)));
+  await remove(containers.filter(isHolder));
   const networks = await d.listNetworks({ filters: { label: [label] } });
   for (const n of networks) {
     await d
@@ -45,42 +51,44 @@ export async function removeByLabel(label: string): Promise<TeardownReport> {
         if (e.statusCode !== 404) throw e;
       });
   }
+  await remove(containers.filter(isReaper));
   return { containers: containers.length, networks: networks.length, ms: Date.now() - t0 };
 }
 
 export interface Leftover {
   run: string;
   owner: string;
-  alive: boolean;
+  /** held: its reaper runs (or was created under a minute ago, starting); expired: no live reaper */
+  lease: "held" | "expired";
 }
 
-/** Runs that have objects on this engine, and whether the process that owns each still lives. */
+/** A reaper created this recently but not yet running is a run taking its lease. */
+const STARTING_MS = 60_000;
+
+/** Runs that have objects on this engine, and whether each still holds its lease. */
 export async function listRuns(): Promise<Leftover[]> {
   const d = docker();
-  const runs = new Map<string, string>();
-  for (const c of await d.listContainers({ all: true, filters: { label: [LABEL.managed] } }))
-    runs.set(c.Labels[LABEL.run] ?? "?", c.Labels[LABEL.owner] ?? "?");
-  for (const n of await d.listNetworks({ filters: { label: [LABEL.managed] } }))
-    runs.set(n.Labels?.[LABEL.run] ?? "?", n.Labels?.[LABEL.owner] ?? "?");
-  return [...runs].map(([run, owner]) => ({ run, owner, alive: ownerAlive(owner) }));
-}
-
-function ownerAlive(owner: string): boolean {
-  const [host, pid] = owner.split(":");
-  if (host !== hostname()) return true; // another machine's run on a shared engine: not ours to judge
-  try {
-    process.kill(Number(pid), 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
+  const runs = new Map<string, { owner: string; lease: Leftover["lease"] }>();
+  const seen = (run: string | undefined, owner: string | undefined) => {
+    const key = run ?? "?";
+    if (!runs.has(key)) runs.set(key, { owner: owner ?? "?", lease: "expired" });
+  };
+  const containers = await d.listContainers({ all: true, filters: { label: [LABEL.managed] } });
+  for (const c of containers) {
+    seen(c.Labels[LABEL.run], c.Labels[LABEL.owner]);
+    if (c.Labels[LABEL.reaper] === undefined) continue;
+    const starting = c.State === "created" && Date.now() - c.Created * 1000 < STARTING_MS;
+    if (c.State === "running" || starting) (runs.get(c.Labels[LABEL.run] ?? "?") as { lease: Leftover["lease"] }).lease = "held";
   }
+  for (const n of await d.listNetworks({ filters: { label: [LABEL.managed] } })) seen(n.Labels?.[LABEL.run], n.Labels?.[LABEL.owner]);
+  return [...runs].map(([run, r]) => ({ run, ...r }));
 }
 
-/** Removes runs whose owner is gone (all runs with `all`). Returns what was removed. */
+/** Removes runs whose lease expired (all runs with `all`). Returns what was removed. */
 export async function reap(all = false): Promise<Array<Leftover & TeardownReport>> {
   const out: Array<Leftover & TeardownReport> = [];
   for (const r of await listRuns()) {
-    if (r.alive && !all) continue;
+    if (r.lease === "held" && !all) continue;
     out.push({ ...r, ...(await removeByLabel(`${LABEL.run}=${r.run}`)) });
   }
   return out;

@@ -13,14 +13,16 @@
 // crash-looping process then leaves a live host behind: its peers are refused at once instead of
 // losing the name (Docker's DNS would forward the lookup to the host's resolvers, which may be
 // unreachable), and a restart keeps its address and ports. hostDown() takes the holder away too.
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { cpus, networkInterfaces, totalmem } from "node:os";
 import type Docker from "dockerode";
 import type { ContainerPlan, ReadyCheck, TopologyPlan } from "../../topology/plan.js";
 import { probeHold, probeHttp, probeMemcached, probePostgres } from "../probe.js";
 import type { ContainerEvent, ContainerState, Endpoint, ImageRefs, Limits, Runtime, TeardownReport, UpOptions } from "../types.js";
-import { docker } from "./client.js";
+import { docker, dockerStreams } from "./client.js";
 import { LABEL, ownerLabel, removeByLabel } from "./labels.js";
+import { Lease } from "./lease.js";
 import { demuxLogs } from "./logs.js";
 
 export class NotReady extends Error {}
@@ -50,8 +52,13 @@ export class DockerRuntime implements Runtime {
   private readonly d = docker();
   private readonly live: Live[] = [];
   private tornDown?: Promise<TeardownReport>;
+  private lease?: Lease;
   /** reach containers at their bridge address (see the header); settled at the first endpoint() */
   private direct?: Promise<boolean>;
+
+  /** The app's admin API token for this run: given to app containers at creation, never planned
+   * or recorded (plan.json is written before; the env is not). */
+  readonly adminToken = randomBytes(16).toString("hex");
 
   constructor(readonly runId: string) {}
 
@@ -67,8 +74,13 @@ export class DockerRuntime implements Runtime {
     return this.live.map((l) => l.plan);
   }
 
-  async up(plan: TopologyPlan, images: ImageRefs, { progress, signal, onReady }: UpOptions): Promise<void> {
+  async up(plan: TopologyPlan, images: ImageRefs, { progress, signal, onReady, onLeaseLost }: UpOptions): Promise<void> {
     const holderImage = plan.containers.some(needsHolder) ? (images.holder ?? (await holderFallback(images, progress))) : "";
+    // The lease first: from here on, whatever this run creates is removed if the harness dies.
+    if (!images.reaper) throw new Error("no reaper image resolved: a run without a lease could be taken for leftovers");
+    const t0 = Date.now();
+    this.lease = await Lease.take(this.runId, images.reaper, this.labels(), onLeaseLost ?? (() => {}), signal);
+    progress(`  lease held by reaper ${this.lease.container.id.slice(0, 12)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     await this.d.createNetwork({
       Name: this.networkName,
       Driver: "bridge",
@@ -124,7 +136,7 @@ export class DockerRuntime implements Runtime {
       Image: image,
       ...(holder ? {} : { Hostname: network.Hostname, ExposedPorts: network.ExposedPorts }),
       ...(c.cmd ? { Cmd: c.cmd } : {}),
-      Env: Object.entries(c.env).map(([k, v]) => `${k}=${v}`),
+      Env: Object.entries({ ...c.env, ...(c.kind === "app" ? { CASCADE_ADMIN_TOKEN: this.adminToken } : {}) }).map(([k, v]) => `${k}=${v}`),
       Labels: this.labels({ [LABEL.service]: c.service, [LABEL.replica]: String(c.replica) }),
       HostConfig: {
         // docker-init as PID 1: signals reach the service and a crash ends the container.
@@ -365,7 +377,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async watch(onEvent: (e: ContainerEvent) => void): Promise<() => void> {
-    const stream = (await this.d.getEvents({
+    const stream = (await dockerStreams().getEvents({
       filters: { type: ["container"], label: [`${LABEL.run}=${this.runId}`], event: ["start", "die", "oom", "kill", "restart", "stop"] },
     })) as unknown as NodeJS.ReadableStream & { destroy(): void };
     let buf = "";
@@ -401,6 +413,8 @@ export class DockerRuntime implements Runtime {
   }
 
   down(): Promise<TeardownReport> {
+    // Let go of the lease first, so its end is not taken for a lost one; the reaper goes last.
+    this.lease?.release();
     this.tornDown ??= removeByLabel(`${LABEL.run}=${this.runId}`);
     return this.tornDown;
   }
