@@ -1,6 +1,7 @@
 // GET/POST /admin/config: read the settings in force, or change some of them while the app runs
 // (the harness's `app: {set}` fault). A POST is validated like CASCADE_APP_CONFIG; settings that
 // only apply at process start are refused unless unchanged.
+import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type AppSettings, ConfigError, checkCalibrated, mergeLive, parseRowsPerMs, validateSettings } from "./config.js";
 
@@ -9,6 +10,9 @@ const SOURCE = "POST /admin/config";
 const MAX_BODY = 64 * 1024;
 
 export interface AdminDeps {
+  /** When set (CASCADE_ADMIN_TOKEN, a per-run secret from the harness), every call must carry
+   * `Authorization: Bearer <token>`: nothing else on the machine may switch the app. */
+  token?: string;
   current(): AppSettings;
   /** Validates and applies a parsed JSON body, resolving to the settings now in force; rejects
    * with ConfigError for a bad request. */
@@ -48,6 +52,12 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 export async function handleAdminConfig(req: IncomingMessage, res: ServerResponse, deps: AdminDeps): Promise<void> {
+  if (deps.token !== undefined && !sameToken(req.headers.authorization, deps.token)) {
+    res.setHeader("WWW-Authenticate", "Bearer");
+    sendJson(res, 401, { error: "the admin API needs this run's token: Authorization: Bearer <token>" });
+    req.resume();
+    return;
+  }
   if (req.method === "GET" || req.method === "HEAD") {
     sendJson(res, 200, deps.current());
     return;
@@ -77,4 +87,10 @@ export async function handleAdminConfig(req: IncomingMessage, res: ServerRespons
     if (!(e instanceof ConfigError)) throw e;
     if (!res.headersSent && !res.destroyed) sendJson(res, 400, { error: e.message });
   }
+}
+
+function sameToken(header: string | undefined, token: string): boolean {
+  const got = Buffer.from(/^Bearer (\S+)$/i.exec(header ?? "")?.[1] ?? "");
+  const want = Buffer.from(token);
+  return got.length === want.length && timingSafeEqual(got, want);
 }

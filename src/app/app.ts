@@ -165,6 +165,7 @@ export async function startApp(config: AppConfig, opts: StartOptions = {}): Prom
     cacheFor: (slot) => caches?.cacheFor(slot),
     memoryShedding: () => shedder.shedding,
     admin: {
+      ...(process.env.CASCADE_ADMIN_TOKEN ? { token: process.env.CASCADE_ADMIN_TOKEN } : {}),
       current: () => live.current,
       apply: applySettings
         ? (raw) => applySettings(raw, live)

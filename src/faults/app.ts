@@ -9,11 +9,11 @@ const ADMIN_PATH = "/admin/config";
 const CALL_TIMEOUT_MS = 3000;
 
 /** A crash-looping app answers only now and then: connection failures are retried for a while. */
-async function admin(ep: Endpoint, body?: Record<string, unknown>, patienceMs = 5000): Promise<Record<string, unknown>> {
+async function admin(ep: Endpoint, token: string, body?: Record<string, unknown>, patienceMs = 5000): Promise<Record<string, unknown>> {
   const until = Date.now() + patienceMs;
   for (;;) {
     try {
-      return await adminOnce(ep, body);
+      return await adminOnce(ep, token, body);
     } catch (e) {
       // fetch fails with a TypeError on refused or reset connections; an HTTP answer is not retried.
       const refused = e instanceof TypeError || (e as Error).name === "TimeoutError";
@@ -23,11 +23,12 @@ async function admin(ep: Endpoint, body?: Record<string, unknown>, patienceMs = 
   }
 }
 
-async function adminOnce(ep: Endpoint, body?: Record<string, unknown>): Promise<Record<string, unknown>> {
+async function adminOnce(ep: Endpoint, token: string, body?: Record<string, unknown>): Promise<Record<string, unknown>> {
   // Endpoints are the run's own containers, as the runtime gives them; nothing else is ever called.
+  const auth = { authorization: `Bearer ${token}` };
   const res = await fetch(`http://${ep.host}:${ep.port}${ADMIN_PATH}`, {
     method: body ? "POST" : "GET",
-    headers: body ? { "content-type": "application/json" } : {},
+    headers: body ? { ...auth, "content-type": "application/json" } : auth,
     ...(body ? { body: JSON.stringify(body) } : {}),
     signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
   });
@@ -43,18 +44,29 @@ export const app: FaultModule<AppFault> = {
     const targets = runtime.plans().filter((c) => c.service === f.service && replicas.includes(c.replica));
     if (targets.length === 0) throw new Error(`app fault: no container of "${f.service}"`);
     const keys = Object.keys(f.set);
-    const before = await Promise.all(
+    const token = runtime.adminToken;
+    const settled = await Promise.allSettled(
       targets.map(async (c) => {
         const ep = await runtime.endpoint(c.service, c.replica, c.port);
         try {
-          const current = await admin(ep);
-          await admin(ep, f.set);
-          return { c, host: c.host, previous: Object.fromEntries(keys.map((k) => [k, current[k]])) };
+          const current = await admin(ep, token);
+          await admin(ep, token, f.set);
+          return { c, host: c.host, ep, previous: Object.fromEntries(keys.map((k) => [k, current[k]])) };
         } catch (e) {
           throw new Error(`app fault on ${c.host}: ${(e as Error).message}`);
         }
       }),
     );
+    const before = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const failed = settled.flatMap((r) => (r.status === "rejected" ? [(r.reason as Error).message] : []));
+    if (failed.length) {
+      // Applied on some replicas only: put those back, so a fault reported as failed acts nowhere.
+      const undone = await Promise.allSettled(before.map((b) => admin(b.ep, token, b.previous)));
+      const left = before.filter((_, i) => undone[i]?.status === "rejected").map((b) => b.host);
+      throw new Error(
+        `${failed.join("; ")}${before.length ? `; ${left.length ? `could not switch back ${left.join(", ")}` : `switched back ${before.map((b) => b.host).join(", ")}`}` : ""}`,
+      );
+    }
     return {
       detail: { service: f.service, containers: before.map((b) => b.host), set: f.set },
       revert: async () => {
@@ -65,7 +77,7 @@ export const app: FaultModule<AppFault> = {
             // Re-resolved: a restarted container has a new published port.
             await runtime
               .endpoint(b.c.service, b.c.replica, b.c.port)
-              .then((ep) => admin(ep, b.previous))
+              .then((ep) => admin(ep, token, b.previous))
               .catch((e: Error) => failed.push(`${b.host}: ${e.message}`));
           }),
         );

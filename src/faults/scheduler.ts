@@ -108,6 +108,52 @@ export class Timeline {
     await Promise.allSettled([...this.inFlight]);
     const end = this.now();
     for (const label of [...this.active.keys()]) await this.revert(label, end);
+    await this.reconcileToxics(end);
+  }
+
+  /** After every revert no toxic may be left on the run's proxies (a call that timed out may have
+   * landed after all): each one found is a failed revert, recorded, and removed. */
+  private async reconcileToxics(end: number): Promise<void> {
+    const proxy = this.ctx.toxiproxy;
+    if (!proxy || !this.faults.some((f) => "link" in f)) return;
+    let left: Array<{ proxy: string; toxic: string }>;
+    try {
+      left = await proxy.allToxics();
+    } catch (e) {
+      this.emit({
+        ...this.bare(end),
+        fault: "(toxiproxy)",
+        error: `revert failed: could not list the toxics left: ${(e as Error).message}`,
+      });
+      return;
+    }
+    for (const t of left) {
+      const removed = await proxy.removeToxic(t.proxy, t.toxic).then(
+        () => "removed",
+        (e: Error) => `not removed: ${e.message}`,
+      );
+      // Toxic names are cascade-<fault kind>-<n> (faults/toxics.ts).
+      const kind = (/^cascade-([a-z_-]+)-\d+$/.exec(t.toxic)?.[1] ?? "latency") as Fault["kind"];
+      this.emit({
+        ...this.bare(end),
+        kind,
+        fault: t.toxic,
+        error: `revert failed: toxic still active on proxy ${t.proxy} after the run (${removed})`,
+      });
+    }
+  }
+
+  private bare(at: number): Omit<FaultEvent, "fault"> {
+    return {
+      type: "fault",
+      action: "error",
+      kind: "latency",
+      time: new Date(performance.timeOrigin + this.t0 + at).toISOString(),
+      planned_ms: Math.round(at),
+      actual_ms: Math.round(at),
+      lag_ms: 0,
+      took_ms: 0,
+    };
   }
 
   /** Labels of faults applied and not yet reverted. */

@@ -1,7 +1,7 @@
 // A thin guard around toxiproxy-node-client 4.1, which has no timeout, drops the server's error
 // body and never confirms a change: every call here is bounded, errors name the proxy and toxic,
 // and each toxic change is checked against the server's own listing.
-import { Toxiproxy, type ICreateToxicBody, type Proxy as ToxiProxy } from "toxiproxy-node-client";
+import { Toxiproxy } from "toxiproxy-node-client";
 import type { Endpoint } from "./types.js";
 import type { ProxyPlan } from "../topology/plan.js";
 
@@ -34,8 +34,24 @@ export class ToxiproxyApi {
 
   async addToxic(proxy: string, t: ToxicSpec): Promise<void> {
     const what = `add ${t.type} toxic "${t.name}" to proxy ${proxy}`;
-    const p = await this.proxy(proxy);
-    await bounded(what, p.addToxic({ ...t, attributes: t.attributes } as unknown as ICreateToxicBody<unknown>));
+    try {
+      // Our own request, not the client's: a timed-out call is cancelled, not left to land later.
+      const res = await bounded(
+        what,
+        fetch(`${this.base}/proxies/${encodeURIComponent(proxy)}/toxics`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(t),
+          signal: AbortSignal.timeout(CALL_MS),
+        }),
+      );
+      if (!res.ok) throw new Error(`toxiproxy: ${what}: HTTP ${res.status}: ${(await res.text()).trim()}`);
+    } catch (e) {
+      // The server may have taken the toxic before the call was cut off: reconcile with its state,
+      // so a fault reported as not applied is not acting either.
+      await this.removeToxic(proxy, t.name).catch(() => {});
+      throw e;
+    }
     if (!(await this.toxicNames(proxy)).includes(t.name)) {
       await this.removeToxic(proxy, t.name).catch(() => {});
       throw new Error(`${what}: the server does not list it afterwards`);
@@ -81,10 +97,6 @@ export class ToxiproxyApi {
     const out: Array<{ proxy: string; toxic: string }> = [];
     for (const name of Object.keys(all)) for (const toxic of await this.toxicNames(name)) out.push({ proxy: name, toxic });
     return out;
-  }
-
-  private proxy(name: string): Promise<ToxiProxy> {
-    return bounded(`get proxy ${name}`, this.client.get(name));
   }
 }
 

@@ -37,7 +37,7 @@ ${LOAD}`);
     // Every request does a get (and a miss a set), each on a fresh connection.
     expect(opened).toBeGreaterThanOrEqual(churn.totals.s2xx);
 
-    await setApp(app, { cacheClient: "pooled" });
+    await setApp(app, { cacheClient: "pooled" }, t.runtime.adminToken);
     const pooled = await load(app, "/", [{ duration: 4000, rate: 50 }]);
     const after = await memcachedStats(cache);
     expect(pooled.totals.s2xx).toBeGreaterThan(190);
@@ -87,7 +87,7 @@ ${LOAD}`);
     const withRetries = await dbCalls(async () => {
       naive = await load(app, "/", phases);
     });
-    await setApp(app, { retryAttempts: 1 });
+    await setApp(app, { retryAttempts: 1 }, t.runtime.adminToken);
     let single: LoadSummary | undefined;
     const without = await dbCalls(async () => {
       single = await load(app, "/", phases);
@@ -156,7 +156,7 @@ ${LOAD}`);
   it("a bounded LIFO queue sheds the excess and keeps admitted requests fast", async () => {
     const app = await t.ep("app");
     await sleep(2000);
-    await setApp(app, { queueOrder: "lifo", queueLimit: 8 });
+    await setApp(app, { queueOrder: "lifo", queueLimit: 8 }, t.runtime.adminToken);
     const before = await scrape(app);
     const run = await load(app, "/", spike, 15_000);
     const after = await scrape(app);
@@ -198,7 +198,7 @@ ${LOAD}`);
     // Each worker process loads 100 MB of blobs at start (~150 MB RSS). A cap of 90 MB (a deploy
     // that sized it for the old blobs) makes the master replace them, and every replacement
     // loads the blobs again: a restart loop.
-    await setApp(app, { workerMemoryCapMb: 90 });
+    await setApp(app, { workerMemoryCapMb: 90 }, t.runtime.adminToken);
     const run = await load(app, "/", [{ duration: 6000, rate: 20 }], 2000);
     const after = await until(restarts, (n) => n - before >= 4, 10_000);
     console.log(`restart loop: ${after - before} replacements in ~6 s; success ${run.totals.s2xx}/${run.totals.sent}`);
@@ -208,7 +208,7 @@ ${LOAD}`);
 
   it("a leak under the container memory limit ends in an OOM kill that docker inspect confirms", async () => {
     const leaky = await t.ep("leaky");
-    await setApp(leaky, { leakMbPerMin: 1200 });
+    await setApp(leaky, { leakMbPerMin: 1200 }, t.runtime.adminToken);
     const state = await until(
       () => t.runtime.state("leaky", 1),
       (s) => !s.running,

@@ -15,6 +15,7 @@ let t: Topology;
 let ctx: FaultContext;
 let proxied: Endpoint; // memcached through the app→cache proxy
 let direct: Endpoint; // memcached itself
+const auth = () => ({ authorization: `Bearer ${t.runtime.adminToken}` });
 
 beforeAll(async () => {
   t = await topology(`
@@ -320,7 +321,7 @@ describe("app switches", () => {
   it("app sets reference-app settings on every replica at runtime and switches them back", async () => {
     const read = async (replica: number) => {
       const ep = await t.ep("app", replica);
-      return (await (await fetch(`http://${ep.host}:${ep.port}/admin/config`)).json()) as Record<string, unknown>;
+      return (await (await fetch(`http://${ep.host}:${ep.port}/admin/config`, { headers: auth() })).json()) as Record<string, unknown>;
     };
     const a = await apply({ kind: "app", service: "app", set: { retryAttempts: 3, retryBackoff: "fixed" } });
     const during = [await read(1), await read(2)];
@@ -338,9 +339,35 @@ describe("app switches", () => {
     );
     for (const replica of [1, 2]) {
       const ep = await t.ep("app", replica);
-      const cfg = (await (await fetch(`http://${ep.host}:${ep.port}/admin/config`)).json()) as Record<string, unknown>;
+      const cfg = (await (await fetch(`http://${ep.host}:${ep.port}/admin/config`, { headers: auth() })).json()) as Record<string, unknown>;
       expect(cfg.retryAttempts).toBe(1);
     }
+  });
+
+  it("applied on some replicas only: those are switched back and the fault fails", async () => {
+    await t.runtime.stop("app", [2]);
+    try {
+      await expect(apply({ kind: "app", service: "app", set: { retryAttempts: 3 } })).rejects.toThrow(/app-2: .*; switched back app-1/);
+      expect(
+        (await (
+          await fetch(`http://${(await t.ep("app", 1)).host}:${(await t.ep("app", 1)).port}/admin/config`, { headers: auth() })
+        ).json()) as Record<string, unknown>,
+      ).toMatchObject({ retryAttempts: 1 });
+    } finally {
+      await t.runtime.start("app", [2]);
+    }
+  });
+
+  it("the admin API refuses a call without this run's token, and a cross-origin text/plain POST", async () => {
+    const ep = await t.ep("app", 1);
+    const url = `http://${ep.host}:${ep.port}/admin/config`;
+    expect((await fetch(url)).status).toBe(401);
+    expect((await fetch(url, { headers: { authorization: "Bearer not-the-token" } })).status).toBe(401);
+    // What a web page in the user's browser can send without a preflight: no token, text/plain.
+    const plain = await fetch(url, { method: "POST", headers: { "content-type": "text/plain" }, body: '{"retryAttempts":9}' });
+    expect(plain.status).toBe(401);
+    const cfg = (await (await fetch(url, { headers: auth() })).json()) as Record<string, unknown>;
+    expect(cfg.retryAttempts).toBe(1);
   });
 });
 

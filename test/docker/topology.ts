@@ -55,11 +55,11 @@ export function load(ep: Endpoint, path: string, phases: RatePhase[], timeout = 
   return runLoad({ url: `http://${ep.host}:${ep.port}${path}`, method: "GET", phases, timeout, connections, ownHosts: [ep.host] }, {});
 }
 
-/** Switches reference-app settings at runtime, as the `app` fault does. */
-export async function setApp(ep: Endpoint, set: Record<string, unknown>): Promise<Record<string, unknown>> {
+/** Switches reference-app settings at runtime, as the `app` fault does (with the run's token). */
+export async function setApp(ep: Endpoint, set: Record<string, unknown>, token: string): Promise<Record<string, unknown>> {
   const res = await fetch(`http://${ep.host}:${ep.port}/admin/config`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
     body: JSON.stringify(set),
     signal: AbortSignal.timeout(3000),
   });

@@ -565,6 +565,27 @@ describe("app in-process: admission and admin API", () => {
     }
   });
 
+  it("with a per-run token, the admin API answers only calls that carry it", async () => {
+    process.env.CASCADE_ADMIN_TOKEN = "run-token-0123";
+    try {
+      app = await startApp({ ...loadConfig({ PORT: "0" }), maxInFlight: 4 }, { log: () => {}, defaultMetrics: false });
+    } finally {
+      delete process.env.CASCADE_ADMIN_TOKEN;
+    }
+    const url = `http://127.0.0.1:${app.port}/admin/config`;
+    expect((await fetch(url)).status).toBe(401);
+    expect((await fetch(url, { headers: { authorization: "Bearer run-token-012" } })).status).toBe(401);
+    const post = (headers: Record<string, string>) => fetch(url, { method: "POST", headers, body: '{"maxInFlight":9}' });
+    expect((await post({ "content-type": "text/plain" })).status).toBe(401);
+    expect((await post({ "content-type": "application/json" })).status).toBe(401);
+    expect(app.live.current.maxInFlight).toBe(4);
+    const ok = await post({ "content-type": "application/json", authorization: "Bearer run-token-0123" });
+    expect(ok.status).toBe(200);
+    expect(app.live.current.maxInFlight).toBe(9);
+    await app.close();
+    app = undefined;
+  });
+
   it("serves /hit from the cache, and sheds with /health failing when memory is over the fraction", async () => {
     mc = await fakeMemcached({ hit: "cached" });
     // A cache deadline far above the default 200 ms: beside a busy neighbour the first get (and

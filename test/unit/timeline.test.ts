@@ -28,6 +28,11 @@ function doubles() {
     removeToxic: async (p: string, n: string) => {
       toxics.delete(`${p}/${n}`);
     },
+    allToxics: async () =>
+      [...toxics].map((k) => {
+        const [proxy, toxic] = k.split("/") as [string, string];
+        return { proxy, toxic };
+      }),
   } as unknown as ToxiproxyApi;
   return { calls, toxics, ctx: { runtime, toxiproxy } };
 }
@@ -105,6 +110,22 @@ describe("Timeline", () => {
     expect(toxics.size).toBe(0);
     expect(calls).toEqual([]);
     expect(events.map((e) => e.action)).toEqual(["apply", "revert"]);
+  });
+
+  it("finish() finds a toxic left on a proxy after every revert (a timed-out call that landed late), records a failed revert and removes it", async () => {
+    const { toxics, ctx } = doubles();
+    const events: FaultEvent[] = [];
+    const tl = new Timeline([latency(0, 10)], ctx, (e) => events.push(e));
+    tl.start(performance.now());
+    toxics.add("app__cache/cascade-latency-99");
+    await new Promise((r) => setTimeout(r, 40));
+    await tl.finish();
+    expect(toxics.size).toBe(0);
+    expect(events.map((e) => `${e.action} ${e.kind} ${e.fault}${e.error ? `: ${e.error}` : ""}`)).toEqual([
+      "apply latency latency#1",
+      "revert latency latency#1",
+      "error latency cascade-latency-99: revert failed: toxic still active on proxy app__cache after the run (removed)",
+    ]);
   });
 
   it("turns a failing fault into an error event and goes on", async () => {
