@@ -49,8 +49,9 @@ formatOpts(
     .description("start the scenario's topology, drive load, inject its faults, tear down, write the run record")
     .argument("<scenario>", "scenario YAML file")
     .addOption(imagesOpt())
-    .option("--out <dir>", "where run folders go (default ./reports)"),
-).action(async (file: string, o: { images?: string; out?: string; format?: OutputFormat; json?: boolean }) =>
+    .option("--out <dir>", "where run folders go (default ./reports)")
+    .option("--dry-run", "print the plan (containers, links, load, faults) and start nothing"),
+).action(async (file: string, o: { images?: string; out?: string; format?: OutputFormat; json?: boolean; dryRun?: boolean }) =>
   process.exit(await runCommand(file, { ...o, format: formatOf(o) })),
 );
 

@@ -6,6 +6,9 @@ import { RecordUnwritable } from "../observe/record.js";
 import { runScenario } from "../run/run.js";
 import { formatSummary } from "../report/summary.js";
 import { EXIT } from "./exit.js";
+import { describePlan } from "../topology/describe.js";
+import { unsetRefs } from "../scenario/secrets.js";
+import { planTopology, redactedPlan } from "../topology/plan.js";
 import { gateOfRun } from "../analyze/gate.js";
 import { githubLines } from "./analyze.js";
 import { type OutputFormat, githubAnnotation } from "./format.js";
@@ -13,7 +16,10 @@ import { type OutputFormat, githubAnnotation } from "./format.js";
 /** After a second Ctrl-C, the teardown's last chance before the process exits anyway. */
 const FORCED_TEARDOWN_MS = 10_000;
 
-export async function runCommand(file: string, o: { images?: string; out?: string; format?: OutputFormat }): Promise<number> {
+export async function runCommand(
+  file: string,
+  o: { images?: string; out?: string; format?: OutputFormat; dryRun?: boolean },
+): Promise<number> {
   let loaded: Awaited<ReturnType<typeof loadScenario>>;
   try {
     loaded = await loadScenario(file);
@@ -23,6 +29,19 @@ export async function runCommand(file: string, o: { images?: string; out?: strin
       return EXIT.invalidScenario;
     }
     throw e;
+  }
+  const unset = unsetRefs(loaded.scenario, loaded.source);
+  if (unset.length) {
+    for (const u of unset) process.stderr.write(`${file}:${u.line} ${u.field}: \${${u.name}} is not set in this environment\n`);
+    process.stderr.write(`${unset.length} problem(s); nothing was started.\n`);
+    return EXIT.usage;
+  }
+  if (o.dryRun) {
+    const plan = planTopology(loaded.scenario);
+    if (o.format === "json")
+      process.stdout.write(`${JSON.stringify({ scenario: loaded.scenario.name, plan: redactedPlan(plan) }, null, 2)}\n`);
+    else process.stdout.write(`${describePlan(loaded.scenario, plan).join("\n")}\n`);
+    return EXIT.ok;
   }
   try {
     await pingEngine();

@@ -3,7 +3,8 @@
 import { randomBytes } from "node:crypto";
 import { loadScenario } from "../scenario/load.js";
 import type { Scenario } from "../scenario/schema.js";
-import { planTopology, type TopologyPlan } from "../topology/plan.js";
+import { planTopology, redactedPlan, type TopologyPlan } from "../topology/plan.js";
+import { redactSource } from "../scenario/secrets.js";
 import type { ImageSource } from "../images/catalog.js";
 import { calibrationNeeds } from "../calibrate/needs.js";
 import type { DbCalibration } from "../calibrate/postgres.js";
@@ -79,8 +80,10 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
   const runId = randomBytes(4).toString("hex");
   const plan = planTopology(scenario);
   const record = new RunRecord(opts.outDir ?? reportsDir(), scenario.name, started, runId);
-  record.write(FILES.scenario, source);
-  record.write(FILES.plan, plan);
+  // The record never holds a literal secret: redacted here, ${NAME} references resolved only at
+  // container creation.
+  record.write(FILES.scenario, redactSource(source));
+  record.write(FILES.plan, redactedPlan(plan));
   const samples: LoadSample[] = [];
   const components: ComponentsSample[] = [];
   const faults: FaultEvent[] = [];

@@ -3,6 +3,7 @@
 import type { Link, Readiness, Scenario, Service, ServiceKind } from "../scenario/schema.js";
 import { linkName } from "../scenario/schema.js";
 import type { Role } from "../images/catalog.js";
+import { redactValue } from "../scenario/secrets.js";
 
 export const TOXIPROXY_SERVICE = "toxiproxy";
 export const TOXIPROXY_API_PORT = 8474;
@@ -62,6 +63,17 @@ export interface TopologyPlan {
 }
 
 export const proxyName = (l: { from: string; to: string }) => `${l.from}__${l.to}`;
+
+/** The plan as recorded (plan.json, `run --dry-run --json`): secret-looking env values redacted. */
+export function redactedPlan(plan: TopologyPlan): TopologyPlan {
+  return {
+    ...plan,
+    containers: plan.containers.map((c) => ({
+      ...c,
+      env: Object.fromEntries(Object.entries(c.env).map(([k, v]) => [k, redactValue(k, v)])),
+    })),
+  };
+}
 export const portOf = (s: Service): number => s.port ?? (s.kind === "image" ? 0 : DEFAULT_PORT[s.kind]);
 
 export function planTopology(s: Scenario): TopologyPlan {

@@ -23,6 +23,7 @@ import type { ContainerEvent, ContainerState, Endpoint, ImageRefs, Limits, Runti
 import { docker, dockerStreams } from "./client.js";
 import { LABEL, ownerLabel, removeByLabel } from "./labels.js";
 import { Lease } from "./lease.js";
+import { resolveRefs } from "../../scenario/secrets.js";
 import { demuxLogs } from "./logs.js";
 
 export class NotReady extends Error {}
@@ -136,7 +137,10 @@ export class DockerRuntime implements Runtime {
       Image: image,
       ...(holder ? {} : { Hostname: network.Hostname, ExposedPorts: network.ExposedPorts }),
       ...(c.cmd ? { Cmd: c.cmd } : {}),
-      Env: Object.entries({ ...c.env, ...(c.kind === "app" ? { CASCADE_ADMIN_TOKEN: this.adminToken } : {}) }).map(([k, v]) => `${k}=${v}`),
+      // ${NAME} in a value is read from the harness's environment here, and only here.
+      Env: Object.entries({ ...c.env, ...(c.kind === "app" ? { CASCADE_ADMIN_TOKEN: this.adminToken } : {}) }).map(
+        ([k, v]) => `${k}=${resolveRefs(v)}`,
+      ),
       Labels: this.labels({ [LABEL.service]: c.service, [LABEL.replica]: String(c.replica) }),
       HostConfig: {
         // docker-init as PID 1: signals reach the service and a crash ends the container.
