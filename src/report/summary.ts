@@ -36,6 +36,9 @@ export function formatSummary(r: RunResult): string {
   const lag = r.faults.filter((f) => f.action !== "error").map((f) => f.lag_ms);
   return [
     `${r.scenario}: ${r.status}${r.error ? ` — ${r.error}` : ""}`,
+    ...(r.stopped_early
+      ? [`stopped early at ${r.stopped_early.at_s} s by the scenario's abort condition: ${r.stopped_early.reason.replace(/^abort: /, "")}`]
+      : []),
     "",
     ...table,
     "",

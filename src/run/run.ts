@@ -5,6 +5,7 @@ import { loadScenario } from "../scenario/load.js";
 import type { Scenario } from "../scenario/schema.js";
 import { planTopology, redactedPlan, type TopologyPlan } from "../topology/plan.js";
 import { redactSource } from "../scenario/secrets.js";
+import { StopCondition } from "./abort.js";
 import type { ImageSource } from "../images/catalog.js";
 import { calibrationNeeds } from "../calibrate/needs.js";
 import type { DbCalibration } from "../calibrate/postgres.js";
@@ -57,6 +58,8 @@ export interface RunResult {
   analysis?: Analysis;
   teardown?: TeardownReport;
   leftovers_removed: number;
+  /** the scenario's stop condition (`abort:`) ended the load early: when, and why */
+  stopped_early?: { at_s: number; reason: string };
 }
 
 /** result.json as written (schema: schemas/result.schema.json). */
@@ -102,6 +105,10 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
   // Aborts the load when the baseline shows the setup did not hold: the run ends "completed" and
   // its analysis says so, with no fault applied to a system that was not under the needed pressure.
   const setupStop = new AbortController();
+  // The scenario's own stop condition (abort:): the load ends early, faults are reverted as usual.
+  const stopCondition = scenario.abort ? new StopCondition(scenario.abort) : undefined;
+  const abortStop = new AbortController();
+  let stoppedEarly: RunResult["stopped_early"];
   // The run's lease lost mid-run (its reaper stopped, and is removing the run): a harness error.
   const leaseLost = new AbortController();
 
@@ -172,11 +179,18 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
         ownHosts: [target.host],
       },
       {
-        signal: AbortSignal.any([signal, setupStop.signal, leaseLost.signal]),
+        signal: AbortSignal.any([signal, setupStop.signal, leaseLost.signal, abortStop.signal]),
         onCohort: (c) => record.sample({ kind: "cohort", ...c }),
         onSample: (s) => {
           samples.push(s);
           record.sample({ kind: "load", ...s });
+          const stop = abortStop.signal.aborted ? undefined : stopCondition?.see(s);
+          if (stop) {
+            progress(stop);
+            stoppedEarly = { at_s: s.t + 1, reason: stop };
+            event({ type: "abort", at_s: s.t + 1, reason: stop });
+            abortStop.abort(new Error(stop));
+          }
           if (s.t % 5 === 4)
             progress(
               `  ${String(s.t + 1).padStart(5)} s  sent ${s.sent}/s  dropped ${s.dropped}  ok ${s.s2xx + s.s3xx}  5xx ${s.s5xx}  err ${s.errors}  timeout ${s.timeouts}  p99 ${s.p99 === null ? "-" : Math.round(s.p99)} ms`,
@@ -246,6 +260,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     ...(analysis ? { analysis } : {}),
     ...(teardown ? { teardown } : {}),
     leftovers_removed: reaped.length,
+    ...(stoppedEarly ? { stopped_early: stoppedEarly } : {}),
   };
   record.write(FILES.result, stored(result));
   if (analysis) {

@@ -382,6 +382,17 @@ export const Baseline = z.strictObject({
     .meta({ description: "service → metric → range: the pressure the scenario's story needs before the first fault" }),
 });
 
+/** A stop condition, like k6's abortOnFail: a run that has clearly broken need not go on. */
+export const Abort = z
+  .strictObject({
+    availability: Percent.meta({ description: "users served (2xx/3xx within the deadline) below this share…" }),
+    for: Duration.refine((ms) => ms >= 1000, "at least 1s").meta({ description: "…for this many seconds in a row stops the run" }),
+  })
+  .meta({
+    description:
+      "stop the load early when availability stays below a share for a while: faults are reverted, the run is torn down and judged on the seconds it ran",
+  });
+
 export const Scenario = z.strictObject({
   $schema: z.string().optional(),
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "letters, digits, '.', '_' and '-'"),
@@ -396,6 +407,7 @@ export const Scenario = z.strictObject({
   }),
   slo: Slo.default({}),
   expect: Expect.optional().meta({ description: "what a CI gate checks: the run fails (exit 5) when the analysis disagrees" }),
+  abort: Abort.optional(),
 });
 
 export type Scenario = z.output<typeof Scenario>;

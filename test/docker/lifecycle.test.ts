@@ -55,6 +55,30 @@ describe("lifecycle", () => {
     });
   }
 
+  it("abort: a stop condition ends the load within 2 s of holding, reverts the open fault and tears down", async () => {
+    const out = mkdtempSync(join(tmpdir(), "cascade-abort-"));
+    const run = cli(["run", join(ROOT, "test/fixtures/scenarios/abort-early.yaml"), "--out", out]);
+    await run.exit;
+    const [stamp] = readdirSync(join(out, "abort-early"));
+    const dir = join(out, "abort-early", stamp as string);
+    const result = JSON.parse(readFileSync(join(dir, "result.json"), "utf8")) as {
+      status: string;
+      run_id: string;
+      stopped_early?: { at_s: number; reason: string };
+      faults: Array<{ fault: string; action: string }>;
+    };
+    expect(result.status).toBe("completed");
+    // Frozen at 4 s: seconds 4, 5 and 6 serve nobody (500 ms deadline), so it stops after second 6.
+    expect(result.stopped_early?.at_s).toBeGreaterThanOrEqual(6);
+    expect(result.stopped_early?.at_s).toBeLessThanOrEqual(9);
+    expect(run.stdout()).toMatch(/stopped early at \d+ s by the scenario's abort condition/);
+    // The load stopped within 2 s of the decision: no more than a second or two past it.
+    const load = readSamples(dir).load;
+    expect(load.length).toBeLessThanOrEqual((result.stopped_early?.at_s ?? 0) + 2);
+    expect(result.faults.map((f) => `${f.action} ${f.fault}`)).toEqual(["apply freeze", "revert freeze"]);
+    expect(await objectsOfRun(result.run_id)).toEqual({ containers: 0, networks: 0 });
+  });
+
   it("SIGKILL mid-fault: the run's reaper removes its containers, network and toxics within 10 s, no command run", async () => {
     const out = mkdtempSync(join(tmpdir(), "cascade-sigkill-"));
     const run = cli(["run", fixture, "--out", out]);
