@@ -44,10 +44,10 @@ beforeAll(async () => {
 
 describe("cascade run on a real topology", () => {
   it("writes one sample per second of load, as it went", () => {
-    expect(samples.length).toBe(36);
-    expect(samples.map((s) => s.t)).toEqual([...Array(36).keys()]);
+    expect(samples.length).toBe(40);
+    expect(samples.map((s) => s.t)).toEqual([...Array(40).keys()]);
     const offered = samples.reduce((a, s) => a + s.offered, 0);
-    expect(offered).toBe(4 * 20 + 32 * 50);
+    expect(offered).toBe(4 * 35 + 16 * 50 + 20 * 20);
     // Open model: every planned arrival is sent or counted as dropped, even while the target stalls.
     const sent = samples.reduce((a, s) => a + s.sent, 0);
     expect(sent + samples.reduce((a, s) => a + s.dropped, 0)).toBe(offered);
@@ -99,8 +99,8 @@ describe("cascade run on a real topology", () => {
   });
 
   it("tears everything down and says so", async () => {
-    // toxiproxy, and cache, db, 2 × app, lb each with its network holder
-    expect(result.teardown?.containers).toBe(11);
+    // toxiproxy, cache, db, 2 × app, lb each with its network holder, and the run's reaper
+    expect(result.teardown?.containers).toBe(12);
     expect(result.teardown?.networks).toBe(1);
     expect(await objectsOfRun(result.run_id)).toEqual({ containers: 0, networks: 0 });
     const stored = JSON.parse(readFileSync(join(result.dir, "result.json"), "utf8")) as RunResult;

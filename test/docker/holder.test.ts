@@ -165,10 +165,10 @@ describe("host-down: the whole host is lost", () => {
 
 describe("teardown", () => {
   it("removes every service container and every holder, without errors", async () => {
-    // app, cache and kept with a holder each, and Toxiproxy without one.
-    expect(await objectsOfRun(t.runtime.runId)).toEqual({ containers: 7, networks: 1 });
+    // app, cache and kept with a holder each, Toxiproxy without one, and the run's reaper.
+    expect(await objectsOfRun(t.runtime.runId)).toEqual({ containers: 8, networks: 1 });
     const r = await t.runtime.down();
-    expect(r.containers).toBe(7);
+    expect(r.containers).toBe(8);
     expect(await objectsOfRun(t.runtime.runId)).toEqual({ containers: 0, networks: 0 });
   });
 });
