@@ -70,6 +70,7 @@ const TOKENS = [
   "SIGKILL",
   "SIGFOO",
   "memory-hog",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: an env reference (${NAME}), the scenario syntax
   "${X}",
 ];
 

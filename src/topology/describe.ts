@@ -51,7 +51,7 @@ export function describePlan(s: Scenario, plan: TopologyPlan): string[] {
     `load: ${s.load.phases.map((p) => `${p.rate}/s for ${secs(p.duration)}`).join(", then ")} → ${s.load.method} ${plan.target.service}:${plan.target.port}${s.load.path}, deadline ${secs(s.load.timeout)}, at most ${s.load.connections} connections`,
   );
   lines.push("", s.faults.length ? "faults, from load start:" : "faults: none");
-  s.faults.forEach((f, i) => lines.push(describeFault(f, i)));
+  for (const [i, f] of s.faults.entries()) lines.push(describeFault(f, i));
   const env = plan.containers.filter((c) => Object.keys(c.env).length);
   if (env.length) {
     lines.push("", "environment (names only; values are not printed):");

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { PLOT_WIDTH } from "../../src/report/charts.js";
+import { MAX_POINTS, PLOT_WIDTH, wide } from "../../src/report/charts.js";
 import { writeCompare } from "../../src/report/compare.js";
 import { escapeHtml, scriptJson } from "../../src/report/html.js";
 import { escapeMarkdown } from "../../src/report/markdown.js";
@@ -129,6 +129,24 @@ describe("report of the recorded run", () => {
     expect(readFileSync(join(again, REPORT_FILES.html), "utf8")).toContain("Stored summary from analysis.json.");
     expect(readFileSync(join(again, REPORT_FILES.markdown), "utf8")).toContain("Stored summary from analysis.json.");
   }, 30_000);
+});
+
+describe("long runs", () => {
+  it("a 30-minute series is drawn in at most MAX_POINTS rows, keeping a one-second spike and dip at their heights", () => {
+    const seconds = 1800;
+    const col = Array.from({ length: seconds }, (_, t) => (t === 1001 ? 950 : t === 1444 ? 0 : 50 + (t % 7)));
+    const rows = wide(seconds, [["v", col]]);
+    expect(rows.length).toBeLessThanOrEqual(MAX_POINTS + 2);
+    const values = rows.map((r) => r.v as number);
+    expect(Math.max(...values)).toBe(950);
+    expect(Math.min(...values)).toBe(0);
+    // Rows stay in time order, and the spike sits in the bucket that holds second 1001.
+    expect(rows.map((r) => r.t)).toEqual([...rows.map((r) => r.t)].sort((a, b) => a - b));
+    const spike = rows.find((r) => r.v === 950) as { t: number };
+    expect(Math.abs(spike.t - 1001)).toBeLessThanOrEqual(seconds / (MAX_POINTS / 2));
+    // A short run is drawn second by second.
+    expect(wide(60, [["v", col.slice(0, 60)]])).toHaveLength(60);
+  });
 });
 
 describe("container events", () => {

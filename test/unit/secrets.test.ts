@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${NAME} is the scenario syntax under test, not a template
 import { describe, expect, it } from "vitest";
 import { parseScenario } from "../../src/scenario/load.js";
 import { redactSource, resolveRefs, unsetRefs } from "../../src/scenario/secrets.js";
