@@ -105,7 +105,9 @@ export async function runCommand(
     });
   } catch (e) {
     if (!(e instanceof RecordUnwritable)) throw e;
-    process.stderr.write(`${e.message}; nothing was started\n`);
+    process.stderr.write(
+      `${e.message}; ${e.started ? "the run was stopped and torn down; its record is incomplete" : "nothing was started"}\n`,
+    );
     return EXIT.infrastructure;
   }
   const gate = gateOfRun(result, loaded.scenario);

@@ -16,6 +16,10 @@ export const FILES = {
 
 export class RunRecord {
   readonly dir: string;
+  /** The first write that failed mid-run (a disk filling up), in one line; later appends are skipped. */
+  failure?: string;
+  /** Told once, at the first failed append: the run stops rather than go on unrecorded. */
+  onFailure?: (why: string) => void;
 
   /** reports/<scenario>/<UTC second>-<run id>: the id keeps two runs started in one second apart. */
   constructor(root: string, scenario: string, started: Date, runId: string) {
@@ -32,24 +36,43 @@ export class RunRecord {
       writeFileSync(join(this.dir, FILES.samples), "");
       writeFileSync(join(this.dir, FILES.events), "");
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? "";
-      throw new RecordUnwritable(
-        `cannot write the run record under ${root}: ${code || (e as Error).message}${code === "EACCES" || code === "EROFS" ? " (a folder this user may write: --out <dir>)" : code === "ENOSPC" ? " (the disk is full)" : ""}`,
-      );
+      throw new RecordUnwritable(`cannot write the run record under ${root}: ${why(e)}`, false);
     }
   }
 
+  /** A whole file (result.json, analysis.json…); throws RecordUnwritable in one line. */
   write(name: string, content: string | object): void {
-    writeAtomic(join(this.dir, name), typeof content === "string" ? content : `${JSON.stringify(content, null, 2)}\n`);
+    try {
+      writeAtomic(join(this.dir, name), typeof content === "string" ? content : `${JSON.stringify(content, null, 2)}\n`);
+    } catch (e) {
+      throw new RecordUnwritable(`cannot write ${join(this.dir, name)}: ${why(e)}`, true);
+    }
   }
 
   sample(s: object): void {
-    appendFileSync(join(this.dir, FILES.samples), `${JSON.stringify(s)}\n`);
+    this.append(FILES.samples, s);
   }
 
   event(e: object): void {
-    appendFileSync(join(this.dir, FILES.events), `${JSON.stringify(e)}\n`);
+    this.append(FILES.events, e);
   }
+
+  private append(name: string, line: object): void {
+    if (this.failure) return;
+    try {
+      appendFileSync(join(this.dir, name), `${JSON.stringify(line)}\n`);
+    } catch (e) {
+      this.failure = `cannot write ${join(this.dir, name)}: ${why(e)}`;
+      this.onFailure?.(this.failure);
+    }
+  }
+}
+
+function why(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code ?? "";
+  const hint =
+    code === "EACCES" || code === "EROFS" ? " (a folder this user may write: --out <dir>)" : code === "ENOSPC" ? " (the disk is full)" : "";
+  return `${code || (e as Error).message}${hint}`;
 }
 
 /** The version of the run record's JSON files (result.json, analysis.json): raised when a field
@@ -63,9 +86,16 @@ export function writeAtomic(file: string, content: string): void {
   renameSync(tmp, file);
 }
 
-/** The run folder cannot be created or written (read-only, full, no permission): nothing was started. */
+/** The run folder cannot be created or written (read-only, full, no permission). `started`: a
+ * run had begun (and was torn down) before the write failed. */
 export class RecordUnwritable extends Error {
   override readonly name = "RecordUnwritable";
+  constructor(
+    message: string,
+    readonly started: boolean,
+  ) {
+    super(message);
+  }
 }
 
 /** A run record that cannot be read as written: names the file and the line. */

@@ -15,7 +15,7 @@ import { reap } from "../runtime/docker/labels.js";
 import type { TeardownReport } from "../runtime/types.js";
 import { Timeline, type FaultEvent } from "../faults/scheduler.js";
 import { runLoad, type LoadSample } from "../load/driver.js";
-import { FILES, RECORD_SCHEMA_VERSION, RunRecord } from "../observe/record.js";
+import { FILES, RECORD_SCHEMA_VERSION, RecordUnwritable, RunRecord } from "../observe/record.js";
 import { windows, stats, type WindowStats } from "../analyze/windows.js";
 import { judge, firstFaultMs, loadEvents, type Analysis } from "../analyze/analyze.js";
 import { checkSetup } from "../analyze/baseline.js";
@@ -85,8 +85,12 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
   const record = new RunRecord(opts.outDir ?? reportsDir(), scenario.name, started, runId);
   // The record never holds a literal secret: redacted here, ${NAME} references resolved only at
   // container creation.
-  record.write(FILES.scenario, redactSource(source));
-  record.write(FILES.plan, redactedPlan(plan));
+  try {
+    record.write(FILES.scenario, redactSource(source));
+    record.write(FILES.plan, redactedPlan(plan));
+  } catch (e) {
+    throw e instanceof RecordUnwritable ? new RecordUnwritable(e.message, false) : e;
+  }
   const samples: LoadSample[] = [];
   const components: ComponentsSample[] = [];
   const faults: FaultEvent[] = [];
@@ -109,8 +113,13 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
   const stopCondition = scenario.abort ? new StopCondition(scenario.abort) : undefined;
   const abortStop = new AbortController();
   let stoppedEarly: RunResult["stopped_early"];
-  // The run's lease lost mid-run (its reaper stopped, and is removing the run): a harness error.
+  // The run's lease lost mid-run (its reaper stopped, and is removing the run), or its record no
+  // longer written (a full disk): a harness error, the run stops and is torn down.
   const leaseLost = new AbortController();
+  record.onFailure = (why) => {
+    progress(`${why} — stopping the run`);
+    leaseLost.abort(new Error(why));
+  };
 
   // Leftovers of runs whose harness died (SIGKILL) go first; live concurrent runs are left alone.
   const reaped = await reap(false);
