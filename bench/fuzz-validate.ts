@@ -1,13 +1,13 @@
 // `npm run fuzz:validate -- [--count 10000] [--seed 1]` — the validator against mutated scenarios:
-// every catalog and fixture scenario, mutated (bench/fuzz.ts), through parseScenario in a worker.
+// every catalog and fixture scenario, mutated (bench/fuzz.ts), through parseScenario in a worker
+// process (bench/fuzz-worker.ts).
 // An input may be valid or refused (ScenarioInvalid); anything else thrown is an uncaught
 // exception, and an input that takes longer than HANG_MS is a hang (the worker is replaced).
 // Prints the counts and the slowest input; writes each failing input next to the report.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { Worker } from "node:worker_threads";
+import { type ChildProcess, fork } from "node:child_process";
 import { ROOT } from "../src/paths.js";
 import { mutate, prng } from "./fuzz.js";
 
@@ -26,22 +26,8 @@ const bases = [
   .filter((f) => f.endsWith(".yaml"))
   .map((f) => readFileSync(f, "utf8"));
 
-const workerCode = `
-import { parentPort } from "node:worker_threads";
-const { parseScenario } = await import(${JSON.stringify(pathToFileURL(join(ROOT, "src/scenario/load.ts")).href)});
-const { ScenarioInvalid } = await import(${JSON.stringify(pathToFileURL(join(ROOT, "src/scenario/issues.ts")).href)});
-parentPort.on("message", (text) => {
-  const t0 = performance.now();
-  let outcome = "valid", detail = "";
-  try { parseScenario(text, "fuzz.yaml"); }
-  catch (e) {
-    if (e instanceof ScenarioInvalid) { outcome = "invalid"; detail = String(e.issues.length); }
-    else { outcome = "uncaught"; detail = (e && e.stack) || String(e); }
-  }
-  parentPort.postMessage({ outcome, detail, ms: performance.now() - t0 });
-});
-`;
-const spawnWorker = () => new Worker(new URL(`data:text/javascript,${encodeURIComponent(workerCode)}`), { execArgv: ["--import", "tsx"] });
+const spawnWorker = (): ChildProcess =>
+  fork(join(ROOT, "bench/fuzz-worker.ts"), [], { execArgv: ["--import", "tsx"], serialization: "advanced" });
 
 const out = join(ROOT, "reports", `fuzz-validate-${new Date().toISOString().replace(/[:.]/g, "-")}`);
 const counts = { valid: 0, invalid: 0, uncaught: 0, hang: 0 };
@@ -53,14 +39,15 @@ for (let n = 0; n < count; n++) {
   const text = mutate(bases[Math.floor(rnd() * bases.length)] as string, rnd);
   const r = await new Promise<{ outcome: keyof typeof counts; detail: string; ms: number }>((resolve) => {
     const timer = setTimeout(() => {
-      void worker.terminate();
+      worker.kill("SIGKILL");
       worker = spawnWorker();
       resolve({ outcome: "hang", detail: `no answer in ${HANG_MS} ms`, ms: HANG_MS });
     }, HANG_MS);
     worker.once("message", (m) => {
       clearTimeout(timer);
-      resolve(m);
+      resolve(m as { outcome: keyof typeof counts; detail: string; ms: number });
     });
+    worker.send(text);
   });
   counts[r.outcome]++;
   if (r.ms > slowest.ms) slowest = { ms: r.ms, n, bytes: text.length };
@@ -72,7 +59,7 @@ for (let n = 0; n < count; n++) {
   if ((n + 1) % 1000 === 0)
     process.stderr.write(`${n + 1}/${count} ${JSON.stringify(counts)} ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
 }
-await worker.terminate();
+worker.kill();
 process.stdout.write(
   `fuzz of the validator: ${count} inputs (seed ${seed}, ${bases.length} base files) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n` +
     `  valid ${counts.valid}, refused ${counts.invalid}, uncaught exceptions ${counts.uncaught}, hangs (> ${HANG_MS / 1000} s) ${counts.hang}\n` +

@@ -286,15 +286,20 @@ function checkOverlaps({ faults, loadEnd }: Parts): PathIssue[] {
     const d = durationOf(f);
     return d === undefined ? (loadEnd ?? Infinity) : f.at + d;
   };
-  windowed.forEach(([j, b], n) => {
-    for (const [i, a] of windowed.slice(0, n)) {
+  // One issue per fault, naming the first earlier fault it contends with: a file of 3,000 copies
+  // of one fault is 2,999 problems, not 4.5 million (which took 25 s and once the whole heap).
+  for (let n = 0; n < windowed.length; n++) {
+    const [j, b] = windowed[n] as [number, Fault];
+    for (let m = 0; m < n; m++) {
+      const [i, a] = windowed[m] as [number, Fault];
       if (!(a.at < until(b) && b.at < until(a))) continue;
       const what = contention(a, b);
       if (!what) continue;
       const end = until(a) === Infinity ? "the end" : seconds(until(a));
       out.push({ path: ["faults", j, "at"], message: `overlaps fault ${i} (${what}, ${seconds(a.at)} to ${end})` });
+      break;
     }
-  });
+  }
   return out;
 }
 
