@@ -91,7 +91,12 @@ function parseChecked(text: string, file: string): Scenario {
     }),
     ...unresolvedAliases(doc, lc).map(({ line, col, name }) => issue(line, col, "(syntax)", `unknown alias *${name}`)),
     ...duplicateKeys(doc, lc).map(({ line, col, key }) =>
-      issue(line, col, "(syntax)", `Map keys must be unique: "${cut(key)}" appears twice`),
+      issue(
+        line,
+        col,
+        "(syntax)",
+        key === "" ? "a key must be a plain name, not a mapping or a list" : `Map keys must be unique: "${cut(key)}" appears twice`,
+      ),
     ),
   ];
   if (syntax.length) throw new ScenarioInvalid(sortIssues(syntax));
@@ -137,15 +142,21 @@ function unresolvedAliases(doc: Document, lc: LineCounter): { line: number; col:
   return out;
 }
 
-/** Keys repeated within one mapping, each at the position of its second use. */
+/** Keys repeated within one mapping, each at the position of its second use; and keys that are
+ * mappings or lists (reported with key ""). */
 function duplicateKeys(doc: Document, lc: LineCounter): { line: number; col: number; key: string }[] {
   const out: { line: number; col: number; key: string }[] = [];
   visit(doc, {
     Map(_, map) {
       const seen = new Set<unknown>();
       for (const pair of map.items) {
-        // Only scalar keys: a scenario never uses mapping or sequence keys, and Zod refuses them.
-        if (!isScalar(pair.key)) continue;
+        if (!isScalar(pair.key)) {
+          // A mapping or sequence as a key (`? {a: 1}`): no scenario field is one, and converting
+          // it would print a warning of yaml's own instead of a located problem.
+          if (pair.key !== null && typeof pair.key === "object" && "range" in pair.key)
+            out.push({ ...lc.linePos((pair.key as { range?: [number] }).range?.[0] ?? 0), key: "" });
+          continue;
+        }
         const v = pair.key.value;
         if (seen.has(v)) out.push({ ...lc.linePos(pair.key.range?.[0] ?? 0), key: String(v) });
         seen.add(v);

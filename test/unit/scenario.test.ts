@@ -160,6 +160,12 @@ describe("YAML problems", () => {
     ]);
   });
 
+  it("a mapping as a key is a located problem, not yaml's own warning on stderr", () => {
+    expect(brief(issuesOf("name: a\n? { faults: [1] }\n: x\n"))).toEqual([
+      "2:3 (syntax): a key must be a plain name, not a mapping or a list",
+    ]);
+  });
+
   it("finds a duplicate key among 40k in linear time, at its second use", () => {
     const keys = Array.from({ length: 40_000 }, (_, i) => `  k${i}: ${i}`);
     keys.splice(30_000, 0, "  k7: again");
