@@ -20,18 +20,11 @@ import { DockerRuntime } from "../src/runtime/docker/runtime.js";
 import { bringUp } from "../src/run/up.js";
 import { parseScenario } from "../src/scenario/load.js";
 import { planTopology } from "../src/topology/plan.js";
+import { objectsOfRun } from "../test/docker/helpers.js";
 
 const { values } = parseArgs({ options: { kills: { type: "string", default: "10" }, cycles: { type: "string", default: "100" } } });
 const FIXTURE = join(ROOT, "test/fixtures/scenarios/docker-foundation.yaml");
 const say = (s: string) => process.stdout.write(`${s}\n`);
-
-async function objects(run: string): Promise<{ containers: number; networks: number }> {
-  const label = [`${LABEL.run}=${run}`];
-  return {
-    containers: (await docker().listContainers({ all: true, filters: { label } })).length,
-    networks: (await docker().listNetworks({ filters: { label } })).length,
-  };
-}
 
 /** `cascade run` as a child, optionally in its own PID namespace; resolves with its stderr and exit code. */
 function harness(args: string[], ownPidNamespace: boolean, onLine?: (l: string, kill: () => void) => void) {
@@ -70,7 +63,7 @@ async function twoAtOnce(): Promise<void> {
         })
       : undefined;
     say(
-      `   ${name}: run ${r?.run}, exit ${r?.code}, status ${result?.status}, teardown removed ${result?.teardown?.containers} containers, removed as leftovers of others: ${result?.leftovers_removed}, left now: ${JSON.stringify(await objects(r?.run ?? "?"))}`,
+      `   ${name}: run ${r?.run}, exit ${r?.code}, status ${result?.status}, teardown removed ${result?.teardown?.containers} containers, removed as leftovers of others: ${result?.leftovers_removed}, left now: ${JSON.stringify(await objectsOfRun(r?.run ?? "?"))}`,
     );
   }
   say(`   both in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
@@ -92,10 +85,10 @@ async function kills(n: number): Promise<void> {
     });
     clearTimeout(timer);
     const t0 = Date.now();
-    let left = await objects(r.run ?? "?");
+    let left = await objectsOfRun(r.run ?? "?");
     while ((left.containers || left.networks) && Date.now() - t0 < 30_000) {
       await new Promise((res) => setTimeout(res, 200));
-      left = await objects(r.run ?? "?");
+      left = await objectsOfRun(r.run ?? "?");
     }
     const ms = Date.now() - t0;
     gone.push(ms);
@@ -127,7 +120,7 @@ async function cycles(n: number): Promise<void> {
     } finally {
       await runtime.down();
     }
-    const left = await objects(runtime.runId);
+    const left = await objectsOfRun(runtime.runId);
     leftovers += left.containers + left.networks;
     if ((i + 1) % 10 === 0) say(`   ${i + 1}/${n}: ${leftovers} objects left so far, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }

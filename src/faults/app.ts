@@ -63,9 +63,10 @@ export const app: FaultModule<AppFault> = {
       // Applied on some replicas only: put those back, so a fault reported as failed acts nowhere.
       const undone = await Promise.allSettled(before.map((b) => admin(b.ep, token, b.previous)));
       const left = before.filter((_, i) => undone[i]?.status === "rejected").map((b) => b.host);
-      throw new Error(
-        `${failed.join("; ")}${before.length ? `; ${left.length ? `could not switch back ${left.join(", ")}` : `switched back ${before.map((b) => b.host).join(", ")}`}` : ""}`,
-      );
+      const back = before.filter((_, i) => undone[i]?.status === "fulfilled").map((b) => b.host);
+      if (back.length) failed.push(`switched back ${back.join(", ")}`);
+      if (left.length) failed.push(`could not switch back ${left.join(", ")}`);
+      throw new Error(failed.join("; "));
     }
     return {
       detail: { service: f.service, containers: before.map((b) => b.host), set: f.set },

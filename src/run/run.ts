@@ -6,6 +6,7 @@ import type { Scenario } from "../scenario/schema.js";
 import { planTopology, redactedPlan, type TopologyPlan } from "../topology/plan.js";
 import { redactSource } from "../scenario/secrets.js";
 import { StopCondition } from "./abort.js";
+import { describeLoad } from "../topology/describe.js";
 import type { ImageSource } from "../images/catalog.js";
 import { calibrationNeeds } from "../calibrate/needs.js";
 import type { DbCalibration } from "../calibrate/postgres.js";
@@ -115,10 +116,10 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
   let stoppedEarly: RunResult["stopped_early"];
   // The run's lease lost mid-run (its reaper stopped, and is removing the run), or its record no
   // longer written (a full disk): a harness error, the run stops and is torn down.
-  const leaseLost = new AbortController();
+  const harnessBroke = new AbortController();
   record.onFailure = (why) => {
     progress(`${why} — stopping the run`);
-    leaseLost.abort(new Error(why));
+    harnessBroke.abort(new Error(why));
   };
 
   // Leftovers of runs whose harness died (SIGKILL) go first; live concurrent runs are left alone.
@@ -132,11 +133,11 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
       source: opts.source,
       fallbackOffline: opts.fallbackOffline ?? false,
       progress,
-      signal: AbortSignal.any([signal, leaseLost.signal]),
+      signal: AbortSignal.any([signal, harnessBroke.signal]),
       calibrate: calibrationNeeds(scenario),
       onLeaseLost: (why) => {
         progress(why);
-        leaseLost.abort(new Error(why));
+        harnessBroke.abort(new Error(why));
       },
     });
     const toxiproxy = up.toxiproxy;
@@ -152,7 +153,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     const url = `http://${target.host}:${target.port}${scenario.load.path}`;
     const route = await runtime.route();
     targetInfo = { url, route };
-    progress(`load: ${describeLoad(scenario)} → ${url}${route === "bridge" ? " (on the run's bridge)" : " (published port)"}`);
+    progress(`load: ${describeLoad(scenario.load)} → ${url}${route === "bridge" ? " (on the run's bridge)" : " (published port)"}`);
     timeline = new Timeline(scenario.faults, { runtime, ...(toxiproxy ? { toxiproxy } : {}) }, (e) => {
       faults.push(e);
       record.event(e);
@@ -188,7 +189,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
         ownHosts: [target.host],
       },
       {
-        signal: AbortSignal.any([signal, setupStop.signal, leaseLost.signal, abortStop.signal]),
+        signal: AbortSignal.any([signal, setupStop.signal, harnessBroke.signal, abortStop.signal]),
         onCohort: (c) => record.sample({ kind: "cohort", ...c }),
         onSample: (s) => {
           samples.push(s);
@@ -211,12 +212,12 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     latency = summary.latency;
     clearTimeout(gate);
     if (signal.aborted) status = "interrupted";
-    else if (leaseLost.signal.aborted) throw leaseLost.signal.reason;
+    else if (harnessBroke.signal.aborted) throw harnessBroke.signal.reason;
   } catch (e) {
     if (signal.aborted) status = "interrupted";
     else {
       status = "error";
-      error = leaseLost.signal.aborted ? (leaseLost.signal.reason as Error).message : (e as Error).message;
+      error = harnessBroke.signal.aborted ? (harnessBroke.signal.reason as Error).message : (e as Error).message;
     }
   } finally {
     const t = Date.now();
@@ -312,8 +313,4 @@ function setupGate(
     },
     Math.max(0, first - 300),
   );
-}
-
-function describeLoad(s: Scenario): string {
-  return s.load.phases.map((p) => `${p.rate}/s for ${p.duration / 1000} s`).join(", then ");
 }

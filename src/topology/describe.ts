@@ -35,6 +35,9 @@ export function describeFault(f: Fault, i: number): string {
   return `  ${secs(at).padStart(9)}  ${(name ?? `${kind}#${i + 1}`).padEnd(18)} ${kind} ${target}${fields.length ? ` (${fields.join(", ")})` : ""}${duration}`;
 }
 
+/** The load's phases in one line: "30/s for 10 s, then 100/s for 50 s". */
+export const describeLoad = (l: Scenario["load"]): string => l.phases.map((p) => `${p.rate}/s for ${secs(p.duration)}`).join(", then ");
+
 export function describePlan(s: Scenario, plan: TopologyPlan): string[] {
   const lines = [`dry run of ${s.name}: nothing is started`, "", "containers, in start order:"];
   lines.push(`  ${"reaper".padEnd(16)}  ${"reaper image".padEnd(22)}  the run's lease: removes the run if the harness dies`);
@@ -48,7 +51,7 @@ export function describePlan(s: Scenario, plan: TopologyPlan): string[] {
   }
   lines.push(
     "",
-    `load: ${s.load.phases.map((p) => `${p.rate}/s for ${secs(p.duration)}`).join(", then ")} → ${s.load.method} ${plan.target.service}:${plan.target.port}${s.load.path}, deadline ${secs(s.load.timeout)}, at most ${s.load.connections} connections`,
+    `load: ${describeLoad(s.load)} → ${s.load.method} ${plan.target.service}:${plan.target.port}${s.load.path}, deadline ${secs(s.load.timeout)}, at most ${s.load.connections} connections`,
   );
   lines.push("", s.faults.length ? "faults, from load start:" : "faults: none");
   for (const [i, f] of s.faults.entries()) lines.push(describeFault(f, i));
