@@ -2,7 +2,7 @@
 // is synthesized from the recorded fixture (its 36 s repeated to 1,800 load seconds, component
 // readings of its 6 containers every second, three rounds of its faults), then writeReport()
 // makes everything (model: the run read back and its series, specs, SVG, PNG, HTML, Markdown), as
-// at the end of a run (analysis.json already written). Goal: under 3 s.
+// at the end of a run (analysis.json already written). Goal: the report in ≤ 1 s.
 // A benchmark, not a test: it prints numbers.
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -113,10 +113,13 @@ try {
       .map((x) => x.toFixed(2))
       .join(" ")} on ${cpus().length} cores`,
   );
+  const met = (ms: number) => (ms <= 1000 ? "met" : "MISSED");
   console.log(
-    `  goal < 3000 ms: ${cold.timings.total + importMs < 3000 ? "met" : "MISSED"} (first report + module load ${fmt(cold.timings.total + importMs)})`,
+    `  goal ≤ 1000 ms: ${met(warm.timings.total)} once the modules are warm (${fmt(warm.timings.total)}), ${met(cold.timings.total)} for the first report in a process (${fmt(cold.timings.total)}); module load adds ${fmt(importMs)}`,
   );
   console.log(`  report.html ${mb(cold.html)}; ${cold.charts.map((c) => `${c.name}.png ${c.width}×${c.height}`).join(", ")}`);
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  // --keep leaves the synthesized run and its report to look at
+  if (process.argv.includes("--keep")) console.log(`  kept: ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
 }

@@ -94,7 +94,8 @@ export function buildSeries(load: LoadSample[], components: ComponentsSample[], 
   for (let t = 0; t < seconds; t++) {
     const end = byT.get(t + 1);
     if (!end) continue;
-    for (const [key, reading] of Object.entries(end.readings)) {
+    for (const key in end.readings) {
+      const reading = end.readings[key] as Reading;
       const [host, source] = splitKey(key);
       const owner = hosts[host];
       const row = owner ? services[owner[0]]?.[t] : undefined;
@@ -140,8 +141,11 @@ function readingsByKey(components: ComponentsSample[]): Map<string, Point[]> {
  * not only the previous second's: a component that answers intermittently (a crash-looping app)
  * still shows what it counted. A drop is a restart: the new value is the increase. */
 function addRates(rows: ServiceSecond[], counters: string[], points: Point[]): void {
-  const inc = rows.map(() => new Map<string, number>());
-  const covered = rows.map(() => 0);
+  // flat arrays indexed [second × counter]: this runs for every reading of a 30-minute run
+  const n = counters.length;
+  const inc = new Float64Array(rows.length * n);
+  const seen = new Uint8Array(rows.length * n);
+  const covered = new Float64Array(rows.length);
   for (let i = 1; i < points.length; i++) {
     const a = points[i - 1] as Point;
     const b = points[i] as Point;
@@ -150,46 +154,64 @@ function addRates(rows: ServiceSecond[], counters: string[], points: Point[]): v
     for (let t = Math.max(0, Math.floor(a.at)); t < Math.min(rows.length, Math.ceil(b.at)); t++) {
       const share = (Math.min(b.at, t + 1) - Math.max(a.at, t)) / span;
       if (!(share > 0)) continue;
-      covered[t] = (covered[t] ?? 0) + share * span;
-      for (const k of counters) {
+      covered[t] = (covered[t] as number) + share * span;
+      for (let j = 0; j < n; j++) {
+        const k = counters[j] as string;
         const before = a.r[k];
         const now = b.r[k];
         if (typeof before !== "number" || typeof now !== "number" || !Number.isFinite(before) || !Number.isFinite(now)) continue;
-        const m = inc[t] as Map<string, number>;
-        m.set(k, (m.get(k) ?? 0) + (now >= before ? now - before : now) * share);
+        inc[t * n + j] = (inc[t * n + j] as number) + (now >= before ? now - before : now) * share;
+        seen[t * n + j] = 1;
       }
     }
   }
-  rows.forEach((row, t) => {
-    const c = covered[t] ?? 0;
-    if (c <= 0) return;
-    for (const [k, v] of inc[t] as Map<string, number>) row[`${k}_per_s`] = (row[`${k}_per_s`] ?? 0) + v / c;
-  });
+  const names = counters.map((k) => `${k}_per_s`);
+  for (let t = 0; t < rows.length; t++) {
+    const c = covered[t] as number;
+    if (c <= 0) continue;
+    const row = rows[t] as ServiceSecond;
+    for (let j = 0; j < n; j++) {
+      if (!seen[t * n + j]) continue;
+      const name = names[j] as string;
+      row[name] = (row[name] ?? 0) + (inc[t * n + j] as number) / c;
+    }
+  }
 }
 
+const splitKeys = new Map<string, [string, string]>();
+
+/** "app-1.metrics" → ["app-1", "metrics"], remembered: a run has a few dozen keys, read every second. */
 function splitKey(key: string): [string, string] {
-  const i = key.lastIndexOf(".");
-  return [key.slice(0, i), key.slice(i + 1)];
+  let hit = splitKeys.get(key);
+  if (!hit) {
+    const i = key.lastIndexOf(".");
+    hit = [key.slice(0, i), key.slice(i + 1)];
+    if (splitKeys.size < 10_000) splitKeys.set(key, hit);
+  }
+  return hit;
 }
 
 /** Adds one replica's reading into the service's second: rates for counters, sums for gauges,
  * and container figures as counts (running, oom) and maxima (memory share of the limit). */
 function add(row: ServiceSecond, source: string, r: Reading, prev: Reading | undefined): void {
   const counters = COUNTERS[source] ?? [];
-  const put = (k: string, v: number) => {
-    row[k] = (row[k] ?? 0) + v;
-  };
-  for (const [k, raw] of Object.entries(r)) {
+  const container = source === "container";
+  for (const k in r) {
+    const raw = r[k];
     if (typeof raw !== "number" || !Number.isFinite(raw)) continue;
     if (counters.includes(k)) continue;
-    if (source === "container" && k === "memory_bytes") {
+    if (container && k === "memory_bytes") {
       const limit = r.memory_limit;
       if (typeof limit === "number" && limit > 0) row.memory_share = Math.max(row.memory_share ?? 0, raw / limit);
-      put("memory_bytes", raw);
-    } else if (source === "container" && k === "oom_killed") {
+      put(row, "memory_bytes", raw);
+    } else if (container && k === "oom_killed") {
       // sticky until the next start: count it once, when it appears
-      if (raw === 1 && prev?.oom_killed !== 1) put("oom_kills", 1);
-    } else if (k !== "memory_limit") put(k, raw);
+      if (raw === 1 && prev?.oom_killed !== 1) put(row, "oom_kills", 1);
+    } else if (k !== "memory_limit") put(row, k, raw);
   }
-  if (source === "container") put("replicas", 1);
+  if (container) put(row, "replicas", 1);
+}
+
+function put(row: ServiceSecond, k: string, v: number): void {
+  row[k] = (row[k] ?? 0) + v;
 }

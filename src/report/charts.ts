@@ -738,7 +738,7 @@ export function panelSpec(p: Panel, dataName: string, windowsName: string, f: Fr
         strokeDash: {
           field: "key",
           type: "nominal",
-          scale: { domain: keys, range: p.series.map((d) => (d.dash ? [5, 3] : [1, 0])) },
+          scale: { domain: keys, range: p.series.map((d) => (d.dash ? [5, 3] : [])) },
           legend,
           sort: keys,
         },

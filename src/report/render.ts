@@ -1,11 +1,10 @@
 // Headless rendering: a vega-lite spec → vega (compiled) → a View with no renderer → SVG text,
 // and SVG → PNG with resvg (a Rust renderer shipped as a prebuilt npm binary: no browser, no
-// canvas, no system libraries). Text widths are estimated by vega without a canvas, which is why
+// canvas, no system libraries) on a thread of its own (raster-worker.mjs). Text widths are estimated by vega without a canvas, which is why
 // the specs set label limits.
 import { existsSync } from "node:fs";
-import { promisify } from "node:util";
-import { deflate } from "node:zlib";
-import { Resvg, type ResvgRenderOptions, renderAsync } from "@resvg/resvg-js";
+import { Worker } from "node:worker_threads";
+import { Resvg, type ResvgRenderOptions } from "@resvg/resvg-js";
 import type { TopLevelSpec } from "vega-lite";
 import { libraries } from "./bundles.js";
 import type { VlSpec } from "./charts.js";
@@ -119,55 +118,47 @@ export function svgToPng(svg: string, scale = PNG_SCALE): { png: Buffer; width: 
   return { png: img.asPng(), width: img.width, height: img.height };
 }
 
-/** The same on libuv's thread pool: PNGs rasterize (and compress) while the next chart's SVG is being made. */
-export async function svgToPngAsync(svg: string, scale = PNG_SCALE): Promise<{ png: Buffer; width: number; height: number }> {
-  const img = await renderAsync(svg, pngOptions(scale));
-  return { png: await encodePng(img.pixels, img.width, img.height), width: img.width, height: img.height };
+/** The rasterizer thread (raster-worker.mjs), started on first use and kept for the process;
+ * it holds the process open only while charts are queued. */
+let raster: { worker: Worker; pending: Map<number, { resolve: (r: Png) => void; reject: (e: Error) => void }>; next: number } | undefined;
+
+type Png = { png: Buffer; width: number; height: number };
+
+/** Starts the rasterizer now, so its start-up overlaps reading the run. */
+export function warmRasterizer(): void {
+  if (raster) return;
+  const worker = new Worker(new URL("./raster-worker.mjs", import.meta.url), { workerData: { font: fonts() } });
+  const state = { worker, pending: new Map<number, { resolve: (r: Png) => void; reject: (e: Error) => void }>(), next: 0 };
+  raster = state;
+  worker.unref();
+  const fail = (e: Error) => {
+    if (raster === state) raster = undefined;
+    for (const p of state.pending.values()) p.reject(new Error(`chart rasterizer: ${e.message}`));
+    state.pending.clear();
+  };
+  worker.on("error", fail);
+  worker.on("exit", (code) => fail(new Error(`its thread exited (code ${code})`)));
+  worker.on("message", (m: { id: number; png?: ArrayBuffer; width?: number; height?: number; error?: string }) => {
+    const p = state.pending.get(m.id);
+    if (!p) return;
+    state.pending.delete(m.id);
+    if (!state.pending.size) worker.unref();
+    if (m.error !== undefined || !m.png) p.reject(new Error(`chart rasterizer: ${m.error ?? "no PNG"}`));
+    else p.resolve({ png: Buffer.from(m.png), width: m.width ?? 0, height: m.height ?? 0 });
+  });
 }
 
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc32(buf: Buffer): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < buf.length; i++) c = (CRC_TABLE[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+/** SVG → PNG on the rasterizer thread while the main thread makes the next chart's SVG. */
+export function svgToPngAsync(svg: string, scale = PNG_SCALE): Promise<Png> {
+  warmRasterizer();
+  const state = raster as NonNullable<typeof raster>;
+  const id = state.next++;
+  return new Promise<Png>((resolve, reject) => {
+    state.pending.set(id, { resolve, reject });
+    state.worker.ref();
+    state.worker.postMessage({ id, svg, scale });
+  });
 }
-
-function chunk(type: string, data: Buffer): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, "latin1");
-  data.copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
-
-const deflateAsync = promisify(deflate);
-
-/** RGBA pixels → PNG. resvg's own encoder runs on the main thread (~80 ms for a 2,200 × 1,300 chart);
- * here the rows are laid out with filter 0 and zlib compresses on the thread pool (smaller files, too:
- * charts are mostly flat colour). */
-export async function encodePng(rgba: Buffer, width: number, height: number): Promise<Buffer> {
-  const stride = width * 4;
-  const raw = Buffer.allocUnsafe(height * (stride + 1));
-  for (let y = 0; y < height; y++) {
-    raw[y * (stride + 1)] = 0;
-    rgba.copy(raw, y * (stride + 1) + 1, y * stride, (y + 1) * stride);
-  }
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 6; // RGBA
-  const idat = await deflateAsync(raw, { level: 6 });
-  return Buffer.concat([PNG_SIGNATURE, chunk("IHDR", ihdr), chunk("IDAT", idat), chunk("IEND", Buffer.alloc(0))]);
-}
-
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** The spec without its interaction layers (hover rules and their selections): a static image
  * cannot hover, and those layers are thousands of invisible items for vega and resvg to draw. */

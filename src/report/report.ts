@@ -8,7 +8,7 @@ import { type Chart, type VlSpec, chartSpec, chartsOf } from "./charts.js";
 import { reportHtml } from "./html.js";
 import { summaryMarkdown } from "./markdown.js";
 import { type ReportModel, loadModel } from "./model.js";
-import { renderSpecPipelined } from "./render.js";
+import { renderSpecPipelined, warmRasterizer } from "./render.js";
 
 export const REPORT_FILES = {
   html: "report.html",
@@ -120,6 +120,7 @@ export async function renderReport(model: ReportModel, dir: string, started = pe
 /** Reads a run folder and writes its report next to the record, or into `out`. */
 export async function writeReport(dir: string, out = dir): Promise<ReportOutput> {
   const started = performance.now();
+  warmRasterizer(); // its thread starts while the run is read
   let model: ReportModel;
   try {
     model = loadModel(dir);

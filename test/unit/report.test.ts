@@ -12,7 +12,7 @@ import { MAX_POINTS, PLOT_WIDTH, wide } from "../../src/report/charts.js";
 import { writeCompare } from "../../src/report/compare.js";
 import { escapeHtml, scriptJson } from "../../src/report/html.js";
 import { escapeMarkdown } from "../../src/report/markdown.js";
-import { PNG_SCALE, renderSpec, svgSize } from "../../src/report/render.js";
+import { PNG_SCALE, renderSpec, svgSize, svgToPngAsync } from "../../src/report/render.js";
 import { REPORT_FILES, type ReportOutput, writeReport } from "../../src/report/report.js";
 import { XSS, XSS_IMG, copyRun, markupRun, pixelStats, readPng } from "./report-helpers.js";
 
@@ -146,6 +146,38 @@ describe("long runs", () => {
     expect(Math.abs(spike.t - 1001)).toBeLessThanOrEqual(seconds / (MAX_POINTS / 2));
     // A short run is drawn second by second.
     expect(wide(60, [["v", col.slice(0, 60)]])).toHaveLength(60);
+  });
+
+  it("solid lines carry no dash pattern (a 1,0 dash made resvg cut every line into 1-pixel dashes: ~2× the raster time)", async () => {
+    const dir = copyRun();
+    const out = await writeReport(dir);
+    for (const c of out.charts) {
+      const svg = readFileSync(join(dir, c.files.svg), "utf8");
+      const dashes = [...svg.matchAll(/stroke-dasharray="([^"]*)"/g)].map((m) => m[1] as string);
+      expect(
+        dashes.filter(
+          (d) =>
+            d !== "" &&
+            d
+              .split(",")
+              .slice(1)
+              .every((gap) => Number(gap) === 0),
+        ),
+        c.name,
+      ).toEqual([]);
+    }
+  }, 60_000);
+});
+
+describe("the rasterizer thread", () => {
+  it("turns an SVG into a PNG of its size × scale, and says which chart failed instead of hanging on a broken one", async () => {
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><rect width="40" height="20" fill="#ff0000"/></svg>';
+    const ok = readPng((await svgToPngAsync(svg, 2)).png);
+    expect([ok.width, ok.height]).toEqual([80, 40]);
+    expect(pixelStats(ok, [255, 0, 0], 1).close).toBe(80 * 40);
+    await expect(svgToPngAsync("<svg not closed", 1)).rejects.toThrow(/chart rasterizer: /);
+    // the thread is still there for the next chart
+    expect(readPng((await svgToPngAsync(svg, 1)).png).width).toBe(40);
   });
 });
 
