@@ -20,6 +20,8 @@ export interface DbCalibration {
 }
 
 export interface CalibrateOptions {
+  /** the run's password of the `cascade` role (Runtime.dbPassword) */
+  password: string;
   /** CPU time the container has used so far, in ns (its cgroup); undefined when unreadable */
   cpuNs: () => Promise<number | undefined>;
   /** CPU time of the container's process with this pid (as the container sees it), in ns; undefined
@@ -39,7 +41,13 @@ const QUERY_CPU_MS = 10;
 
 /** Postgres answers its port before it takes queries ("the database system is starting up"; the
  * image's first start restarts the server after initdb): connect until a query runs, bounded. */
-async function connect(service: string, ep: Endpoint, signal: AbortSignal | undefined, timeoutMs = 60_000): Promise<pg.Client> {
+async function connect(
+  service: string,
+  ep: Endpoint,
+  password: string,
+  signal: AbortSignal | undefined,
+  timeoutMs = 60_000,
+): Promise<pg.Client> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     signal?.throwIfAborted();
@@ -47,6 +55,7 @@ async function connect(service: string, ep: Endpoint, signal: AbortSignal | unde
       host: ep.host,
       port: ep.port,
       user: "cascade",
+      password,
       database: "cascade",
       connectionTimeoutMillis: 5000,
       query_timeout: 30_000,
@@ -69,7 +78,7 @@ async function connect(service: string, ep: Endpoint, signal: AbortSignal | unde
 }
 
 export async function calibratePostgres(service: string, ep: Endpoint, opts: CalibrateOptions): Promise<DbCalibration> {
-  const client = await connect(service, ep, opts.signal);
+  const client = await connect(service, ep, opts.password, opts.signal);
   try {
     const backend = (await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid;
     const own = backend !== undefined && (await opts.backendCpuNs?.(backend)) !== undefined;

@@ -128,7 +128,7 @@ export function samplersFor(plan: TopologyPlan, runtime: Runtime): Sampler[] {
         source: "postgres",
         async read() {
           return at(async (ep) => {
-            reader ??= new PostgresReader(ep, 800);
+            reader ??= new PostgresReader(ep, runtime.dbPassword, 800);
             try {
               return { ...(await reader.read()) };
             } catch (e) {

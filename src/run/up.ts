@@ -87,6 +87,7 @@ async function calibrate(
   const db = plan.containers.find((c) => c.service === need.db && c.replica === 1) as TopologyPlan["containers"][number];
   let hostPid: number | undefined; // the probing backend's, found once
   const cal = await calibratePostgres(need.db, await runtime.endpoint(need.db, 1, db.port), {
+    password: runtime.dbPassword,
     cpuNs: async () => {
       const st = await runtime.state(need.db, 1);
       return st.running ? readCgroup(st.id)?.cpu_ns : undefined;

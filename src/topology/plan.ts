@@ -133,7 +133,8 @@ function servicePlan(s: Scenario, name: string, svc: Service, replica: number, d
       break;
     }
     case "postgres":
-      Object.assign(env, { POSTGRES_USER: "cascade", POSTGRES_DB: "cascade", POSTGRES_HOST_AUTH_METHOD: "trust" });
+      // POSTGRES_PASSWORD is the run's own, added by the runtime when the container is created
+      Object.assign(env, { POSTGRES_USER: "cascade", POSTGRES_DB: "cascade" });
       cmd ??= ["postgres", "-c", `port=${port}`, "-c", "max_connections=300"];
       break;
     case "haproxy": {

@@ -61,7 +61,7 @@ services:
 links:
   - { from: app, to: db, proxy: false }
 ${LOAD}`);
-    pg = new PostgresReader(await t.ep("db"));
+    pg = new PostgresReader(await t.ep("db"), t.runtime.dbPassword);
   });
   afterAll(async () => {
     await pg?.close();

@@ -1,6 +1,7 @@
 // Every fault kind on real containers: apply it, measure its effect from outside, revert it, and
 // measure that the revert took effect. Network faults are measured through the Toxiproxy proxy of
 // the app→cache link (its port is published on 127.0.0.1), with memcached's protocol.
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { docker } from "../../src/runtime/docker/client.js";
 import { moduleFor } from "../../src/faults/registry.js";
@@ -368,6 +369,33 @@ describe("app switches", () => {
     expect(plain.status).toBe(401);
     const cfg = (await (await fetch(url, { headers: auth() })).json()) as Record<string, unknown>;
     expect(cfg.retryAttempts).toBe(1);
+  });
+
+  it("Postgres takes this run's password only, and the plan never holds it", async () => {
+    const ep = await t.ep("db");
+    const tryLogin = async (password?: string) => {
+      const c = new pg.Client({
+        host: ep.host,
+        port: ep.port,
+        user: "cascade",
+        database: "cascade",
+        connectionTimeoutMillis: 5000,
+        ...(password !== undefined ? { password } : {}),
+      });
+      c.on("error", () => {});
+      try {
+        await c.connect();
+        return (await c.query<{ one: number }>("SELECT 1 AS one")).rows[0]?.one;
+      } catch (e) {
+        return (e as Error).message;
+      } finally {
+        await c.end().catch(() => {});
+      }
+    };
+    expect(await tryLogin(t.runtime.dbPassword)).toBe(1);
+    expect(await tryLogin("not-the-password")).toMatch(/password authentication failed/);
+    expect(await tryLogin("")).toMatch(/password/);
+    expect(JSON.stringify(t.plan)).not.toContain(t.runtime.dbPassword);
   });
 });
 

@@ -30,6 +30,8 @@ export class PostgresReader {
 
   constructor(
     private readonly ep: Endpoint,
+    /** the run's password of the `cascade` role (Runtime.dbPassword) */
+    private readonly password: string,
     private readonly timeoutMs = 1000,
   ) {}
 
@@ -39,6 +41,7 @@ export class PostgresReader {
         host: this.ep.host,
         port: this.ep.port,
         user: "cascade",
+        password: this.password,
         database: "cascade",
         connectionTimeoutMillis: this.timeoutMs,
         query_timeout: this.timeoutMs,

@@ -60,11 +60,20 @@ export class DockerRuntime implements Runtime {
   /** The app's admin API token for this run: given to app containers at creation, never planned
    * or recorded (plan.json is written before; the env is not). */
   readonly adminToken = randomBytes(16).toString("hex");
+  readonly dbPassword = randomBytes(16).toString("hex");
 
   constructor(readonly runId: string) {}
 
   get networkName(): string {
     return `cascade-${this.runId}`;
+  }
+
+  /** Per-run secrets a container of this kind is given: the app's admin token and database
+   * password (node-postgres reads PGPASSWORD when DATABASE_URL has none), Postgres's password. */
+  private secretEnv(kind: string): Record<string, string> {
+    if (kind === "app") return { CASCADE_ADMIN_TOKEN: this.adminToken, PGPASSWORD: this.dbPassword };
+    if (kind === "postgres") return { POSTGRES_PASSWORD: this.dbPassword };
+    return {};
   }
 
   private labels(extra: Record<string, string> = {}): Record<string, string> {
@@ -138,9 +147,11 @@ export class DockerRuntime implements Runtime {
       ...(holder ? {} : { Hostname: network.Hostname, ExposedPorts: network.ExposedPorts }),
       ...(c.cmd ? { Cmd: c.cmd } : {}),
       // ${NAME} in a value is read from the harness's environment here, and only here.
-      Env: Object.entries({ ...c.env, ...(c.kind === "app" ? { CASCADE_ADMIN_TOKEN: this.adminToken } : {}) }).map(
-        ([k, v]) => `${k}=${resolveRefs(v)}`,
-      ),
+      Env: [
+        ...Object.entries(c.env).map(([k, v]) => `${k}=${resolveRefs(v)}`),
+        // the run's secrets, added here so the plan (and the record) never holds them
+        ...Object.entries(this.secretEnv(c.kind)).map(([k, v]) => `${k}=${v}`),
+      ],
       Labels: this.labels({ [LABEL.service]: c.service, [LABEL.replica]: String(c.replica) }),
       HostConfig: {
         // docker-init as PID 1: signals reach the service and a crash ends the container.
