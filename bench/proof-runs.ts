@@ -1,14 +1,17 @@
-// `npm run proof:runs -- [--kills 10] [--cycles 100]` — the proofs that runs never leak and never
+// `npm run proof:runs -- [--kills 10] [--cycles 100] [--only two|kills|cycles] [--engine]` — the proofs that runs never leak and never
 // take each other's containers, on this engine, printed as figures:
 //  1. two harnesses at once, each in its own PID namespace (unshare), same hostname: both complete
 //     and neither loses a container;
 //  2. SIGKILL of the harness at N random points of a run: how long until the run's reaper has
 //     removed every container and network, with no command run;
-//  3. N up/down cycles of a small topology: objects left, and the engine's memory before and after.
+//  3. N up/down cycles of a small topology: objects left, and the engine's memory before and after;
+//  4. with --engine only (it stops this machine's Docker engine): the engine stopped mid-run — the
+//     harness's exit code, time and error line — then started again as scripts/engine.sh does, and
+//     how long until the run's reaper, restarted by the engine, has removed the run.
 // A proof, not a test: it takes minutes. test/docker/lease.test.ts checks the machinery in CI.
 import { execSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -22,7 +25,14 @@ import { parseScenario } from "../src/scenario/load.js";
 import { planTopology } from "../src/topology/plan.js";
 import { objectsOfRun } from "../test/docker/helpers.js";
 
-const { values } = parseArgs({ options: { kills: { type: "string", default: "10" }, cycles: { type: "string", default: "100" } } });
+const { values } = parseArgs({
+  options: {
+    kills: { type: "string", default: "10" },
+    cycles: { type: "string", default: "100" },
+    engine: { type: "boolean", default: false },
+    only: { type: "string" },
+  },
+});
 const FIXTURE = join(ROOT, "test/fixtures/scenarios/docker-foundation.yaml");
 const say = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -131,6 +141,47 @@ async function cycles(n: number): Promise<void> {
   );
 }
 
-await twoAtOnce();
-await kills(Number(values.kills));
-await cycles(Number(values.cycles));
+async function engineStopped(): Promise<void> {
+  say("4. the Docker engine stopped mid-run (SIGTERM to dockerd at the first progress line, 5 s into the load), then started again");
+  const out = mkdtempSync(join(tmpdir(), "cascade-proof-"));
+  const pid = Number(readFileSync("/var/run/docker.pid", "utf8").trim());
+  let stoppedAt = 0;
+  const r = await harness(["run", FIXTURE, "--out", out], false, (l) => {
+    if (!stoppedAt && /^\s+\d+ s\s+sent/.test(l)) {
+      stoppedAt = Date.now();
+      process.kill(pid, "SIGTERM");
+    }
+  });
+  const exitedMs = Date.now() - stoppedAt;
+  const dir = join(out, "docker-foundation");
+  const folder = readdirSync(dir).find((f) => f.endsWith(r.run ?? "?"));
+  const result = folder
+    ? (JSON.parse(readFileSync(join(dir, folder, "result.json"), "utf8")) as { status: string; error?: string })
+    : undefined;
+  say(
+    `   harness exited ${exitedMs} ms after the engine was stopped, code ${r.code}; result.json: status ${result?.status}, error "${result?.error}"`,
+  );
+  await waitFor(() => !existsSync(`/proc/${pid}`), 60_000, "dockerd to exit");
+  const t0 = Date.now();
+  execSync(`bash ${join(ROOT, "scripts/engine.sh")}`, { stdio: "ignore" });
+  say(`   engine answering again after ${Date.now() - t0} ms`);
+  let left = await objectsOfRun(r.run ?? "?");
+  const t1 = Date.now();
+  while ((left.containers || left.networks) && Date.now() - t1 < 60_000) {
+    await new Promise((res) => setTimeout(res, 200));
+    left = await objectsOfRun(r.run ?? "?");
+  }
+  say(`   run ${r.run}: ${JSON.stringify(left)} left ${Date.now() - t1} ms after the engine answered, no command run`);
+}
+
+async function waitFor(ok: () => boolean, ms: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!ok()) {
+    if (Date.now() - t0 > ms) throw new Error(`waited ${ms} ms for ${what}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+const steps = { two: twoAtOnce, kills: () => kills(Number(values.kills)), cycles: () => cycles(Number(values.cycles)) };
+for (const [name, step] of Object.entries(steps)) if (!values.only || values.only === name) await step();
+if (values.engine) await engineStopped();

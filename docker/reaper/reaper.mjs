@@ -4,9 +4,13 @@
 // The harness connects to port 8080 once the reaper is up and keeps the connection open for the
 // whole run. When the last connection closes and none comes back within GRACE_MS, or when none
 // arrives within FIRST_MS of the start, every container and network labelled with the run is
-// removed (services, then the holders whose namespaces they join, then networks) and the reaper
-// exits; Docker removes it (AutoRemove). The run's Toxiproxy goes with its container, and every
-// toxic with it.
+// removed (services, then the holders whose namespaces they join, then networks), and then the
+// reaper itself. The run's Toxiproxy goes with its container, and every toxic with it.
+//
+// Its restart policy is unless-stopped: when the engine stops mid-run (or the reaper dies), the
+// harness's connection is gone for good, so a reaper that finds it has run before (a file in its
+// own container survives a restart) removes the run at once, as soon as the engine is back.
+import { existsSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:net";
 
@@ -62,22 +66,35 @@ async function reap(why) {
       log(`pass ${pass}: ${e.message}`);
     }
   }
+  // Last, itself (no AutoRemove: it would not restart); if that call fails, the restart policy
+  // brings it back to try again.
+  await api("DELETE", `/containers/cascade-${RUN}-reaper?force=1`).catch((e) => log(`removing itself: ${e.message}`));
   process.exit(0);
 }
 
-let clients = 0;
-let timer = setTimeout(() => reap(`no harness connected within ${FIRST_MS} ms`), FIRST_MS);
-createServer((socket) => {
-  clients++;
-  clearTimeout(timer);
-  log(`harness connected (${clients})`);
-  socket.write(`cascade-reaper ${RUN}\n`);
-  socket.on("data", () => {}); // heartbeats keep nothing but the connection alive
-  socket.on("error", () => {});
-  socket.on("close", () => {
-    clients--;
-    log(`harness connection closed (${clients} left)`);
-    if (clients === 0) timer = setTimeout(() => reap("the harness is gone"), GRACE_MS);
-  });
-}).listen(8080, () => log("listening on 8080"));
+const STARTED = "/tmp/cascade-reaper-started";
+if (existsSync(STARTED)) {
+  reap("restarted (the engine or this reaper stopped mid-run, so the harness's lease is broken)");
+} else {
+  writeFileSync(STARTED, new Date().toISOString());
+  serve();
+}
+
+function serve() {
+  let clients = 0;
+  let timer = setTimeout(() => reap(`no harness connected within ${FIRST_MS} ms`), FIRST_MS);
+  createServer((socket) => {
+    clients++;
+    clearTimeout(timer);
+    log(`harness connected (${clients})`);
+    socket.write(`cascade-reaper ${RUN}\n`);
+    socket.on("data", () => {}); // heartbeats keep nothing but the connection alive
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      clients--;
+      log(`harness connection closed (${clients} left)`);
+      if (clients === 0) timer = setTimeout(() => reap("the harness is gone"), GRACE_MS);
+    });
+  }).listen(8080, () => log("listening on 8080"));
+}
 process.on("SIGTERM", () => process.exit(0));

@@ -51,7 +51,7 @@ export function formatSummary(r: RunResult): string {
     `timings: images ${(t.images / 1000).toFixed(1)} s, topology up ${(t.topology_up / 1000).toFixed(1)} s, load ${(t.load / 1000).toFixed(1)} s, teardown ${(t.teardown / 1000).toFixed(1)} s`,
     r.teardown
       ? `teardown: removed ${r.teardown.containers} containers and ${r.teardown.networks} network(s)`
-      : "teardown: FAILED — run `cascade down`",
+      : "teardown: FAILED — the run's reaper removes the rest (now, or once the engine answers again); `cascade down` shows and removes leftovers",
     `record: ${r.dir}`,
   ].join("\n");
 }

@@ -87,6 +87,21 @@ describe("run leases", () => {
     console.log(`run ${h.run}: removed by its reaper ${ms} ms after the harness's SIGKILL`);
   });
 
+  it("a reaper that comes back after a stop (as after an engine restart) removes the run at once, itself last", async () => {
+    const h = await harnessInOwnPidNamespace();
+    const reaperOf = async () =>
+      (await docker().listContainers({ all: true, filters: { label: [`${LABEL.run}=${h.run}`, LABEL.reaper] } }))[0];
+    const c = docker().getContainer((await reaperOf())?.Id as string);
+    expect((await c.inspect()).HostConfig.RestartPolicy?.Name).toBe("unless-stopped");
+    // A restart is a stop and a start, as the engine's own stop and start do to it; the harness
+    // stays alive, so only the restart can make the reaper remove the run.
+    await c.restart({ t: 1 });
+    const ms = await waitGone(h.run, 10_000);
+    expect(await reaperOf()).toBeUndefined();
+    console.log(`run ${h.run}: removed by its restarted reaper ${ms} ms after the restart`);
+    h.child.kill("SIGKILL");
+  });
+
   it("leftovers with no lease (no live reaper) are reaped, whatever their owner label says", async () => {
     const run = "deadbeef";
     const labels = { [LABEL.managed]: "1", [LABEL.run]: run, [LABEL.owner]: `some-host:${process.pid}` };

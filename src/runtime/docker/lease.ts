@@ -6,7 +6,7 @@
 // mistake a live run for leftovers (an owner pid cannot say that across namespaces).
 import { connect, type Socket } from "node:net";
 import type Docker from "dockerode";
-import { docker } from "./client.js";
+import { docker, pingEngine } from "./client.js";
 import { LABEL } from "./labels.js";
 
 const REAPER_PORT = 8080;
@@ -15,8 +15,8 @@ const REAPER_PORT = 8080;
 const GREETING = "cascade-reaper";
 /** How long the reaper waits for the harness to come back after the connection closed. */
 export const LEASE_GRACE_MS = 2000;
-/** How long the reaper waits for a first connection before removing the run. */
-const FIRST_CONNECT_MS = 60_000;
+/** How long the reaper waits for a first connection before removing the run: as long as taking the lease may take. */
+const FIRST_CONNECT_MS = 30_000;
 /** How long taking the lease may take (create, start, connect). */
 const TAKE_MS = 30_000;
 
@@ -55,7 +55,9 @@ export class Lease {
       Env: [`CASCADE_RUN=${runId}`, `GRACE_MS=${LEASE_GRACE_MS}`, `FIRST_MS=${FIRST_CONNECT_MS}`],
       ExposedPorts: { [`${REAPER_PORT}/tcp`]: {} },
       HostConfig: {
-        AutoRemove: true,
+        // Back after an engine restart, to remove what the broken lease left (see reaper.mjs); it
+        // removes itself when done.
+        RestartPolicy: { Name: "unless-stopped" },
         Init: true,
         Binds: [`${socketPath}:/var/run/docker.sock`],
         PortBindings: { [`${REAPER_PORT}/tcp`]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
@@ -76,7 +78,15 @@ export class Lease {
           const socket = await greeted(port, Math.min(3000, deadline - Date.now()));
           const lease = new Lease(container, socket);
           socket.on("close", () => {
-            if (!lease.released) onLost("the connection to the run's reaper closed: it is removing the run");
+            if (lease.released) return;
+            // The engine going away closes it too (docker-proxy dies with it): say which.
+            pingEngine(2000).then(
+              () => onLost("the connection to the run's reaper closed: it is removing the run"),
+              (e: Error) =>
+                onLost(
+                  `the Docker engine stopped answering mid-run (${e.message}); the run's reaper removes the run once the engine is back`,
+                ),
+            );
           });
           return lease;
         } catch (e) {
