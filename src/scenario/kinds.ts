@@ -13,6 +13,7 @@ type Kind = (typeof ServiceKind.options)[number];
 const ONLY: Record<string, readonly Kind[]> = {
   backend: ["haproxy"],
   timeout: ["haproxy"],
+  lb: ["haproxy"],
   connections: ["memcached"],
   config: ["app"],
 };

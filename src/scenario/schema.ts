@@ -104,6 +104,88 @@ export const Readiness = z
 
 export const ServiceKind = z.enum(["memcached", "postgres", "haproxy", "app", "image"]);
 
+/** The failures HAProxy 2.8 can retry a request on (its configuration manual, "retry-on"; 421 and
+ * 429 came later). Status codes are strings here, as HAProxy reads them; YAML may give numbers. */
+export const RETRY_ON = [
+  "none",
+  "conn-failure",
+  "empty-response",
+  "junk-response",
+  "response-timeout",
+  "0rtt-rejected",
+  "401",
+  "403",
+  "404",
+  "408",
+  "425",
+  "500",
+  "501",
+  "502",
+  "503",
+  "504",
+  "all-retryable-errors",
+] as const;
+export type RetryOn = (typeof RETRY_ON)[number];
+
+const RetryOnKeyword = z
+  .union([z.string(), z.number()])
+  .transform((v, ctx): RetryOn => {
+    const k = String(v);
+    if (!(RETRY_ON as readonly string[]).includes(k)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `unknown retry-on keyword ${cut(JSON.stringify(v) ?? "")}; valid: ${RETRY_ON.join(", ")}`,
+      });
+      return z.NEVER;
+    }
+    return k as RetryOn;
+  })
+  // The input is a string or a number; list the keywords too, for editor completion.
+  .meta({
+    description: "a retry-on keyword or HTTP status code",
+    enum: [...RETRY_ON, ...RETRY_ON.filter((k) => /^\d+$/.test(k)).map(Number)],
+  });
+
+/** haproxy: how it balances, retries and queues; each field maps to one HAProxy directive. */
+export const Balancer = z
+  .strictObject({
+    retries: z
+      .number()
+      .int()
+      .min(0)
+      .max(10)
+      .optional()
+      .meta({ description: "retries N: attempts after a failed connection (or a retry-on failure); HAProxy's default is 3" }),
+    redispatch: z.boolean().optional().meta({ description: "option redispatch: a retry may go to another server" }),
+    retryOn: z
+      .array(RetryOnKeyword)
+      .min(1)
+      .optional()
+      .meta({ description: "retry-on: the failures a request is retried on (HAProxy's default is conn-failure)" }),
+    maxconn: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .meta({ description: "maxconn N on every server: requests beyond it wait in HAProxy's queue" }),
+    queueTimeout: PositiveDuration.optional().meta({
+      description: "timeout queue: how long a request may wait for a server (503 past it); the server timeout by default",
+    }),
+    check: z
+      .strictObject({
+        interval: PositiveDuration.default(1000).meta({ description: "time between health checks (inter)" }),
+        rise: z.number().int().min(1).default(2).meta({ description: "passed checks that bring a server back" }),
+        fall: z.number().int().min(1).default(2).meta({ description: "failed checks that take a server out" }),
+      })
+      .optional()
+      .meta({ description: "health checks of every server; needs a backend with a health path (kind: app or ready.http)" }),
+  })
+  .superRefine((b, ctx) => {
+    // HAProxy refuses a retry-on line with "none" next to any other keyword.
+    if (b.retryOn && b.retryOn.length > 1 && b.retryOn.includes("none"))
+      ctx.addIssue({ code: "custom", path: ["retryOn"], message: "none means no retries: it cannot be listed with other keywords" });
+  });
+
 export const Service = z
   .strictObject({
     kind: ServiceKind,
@@ -124,6 +206,7 @@ export const Service = z
     /** haproxy: the service it balances across (every replica is a server). */
     backend: ServiceName.optional().meta({ description: "haproxy: the service whose replicas it balances" }),
     timeout: Duration.optional().meta({ description: "haproxy: server timeout (gateway timeout → 504)" }),
+    lb: Balancer.optional().meta({ description: "haproxy: retries, queueing and health checks of its backend" }),
     /** app: settings of the reference app, passed as CASCADE_APP_CONFIG. */
     config: z.record(z.string(), z.unknown()).default({}).meta({ description: "reference app settings" }),
   })
@@ -413,6 +496,7 @@ export const Scenario = z.strictObject({
 export type Scenario = z.output<typeof Scenario>;
 export type ScenarioInput = z.input<typeof Scenario>;
 export type Service = z.output<typeof Service>;
+export type Balancer = z.output<typeof Balancer>;
 export type ServiceKind = z.output<typeof ServiceKind>;
 export type Link = z.output<typeof Link>;
 export type Load = z.output<typeof Load>;
@@ -438,6 +522,9 @@ export type Expect = z.output<typeof Expect>;
 
 /** The link's name as used in faults and as the Toxiproxy proxy name. */
 export const linkName = (l: { from: string; to: string }): string => `${l.from}->${l.to}`;
+
+/** The HTTP path HAProxy health-checks on a backend: the reference app's, or a declared ready.http. */
+export const healthPath = (svc: Service): string | undefined => (svc.kind === "app" ? "/health" : svc.ready?.http);
 
 /** Total planned load duration in ms. */
 export const loadDuration = (s: Scenario): number => s.load.phases.reduce((t, p) => t + p.duration, 0);

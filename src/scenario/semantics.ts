@@ -3,7 +3,7 @@
 //
 // They run on every part of the file that passed the schema on its own, even when other parts
 // failed, so one run reports a bad link next to a type error instead of one after the other.
-import { Baseline, Fault, MAX_DURATION_MS, isLinkFault, Link, Load, RatePhase, Service, type ServiceFault } from "./schema.js";
+import { Baseline, Fault, healthPath, MAX_DURATION_MS, isLinkFault, Link, Load, RatePhase, Service, type ServiceFault } from "./schema.js";
 import { checkKinds } from "./kinds.js";
 import type { PathIssue } from "./zod-issues.js";
 
@@ -170,6 +170,14 @@ function checkReferences(parts: Parts): PathIssue[] {
     if (s?.kind !== "haproxy" || s.backend === undefined) continue;
     if (s.backend === name) out.push({ path: ["services", name, "backend"], message: "haproxy cannot balance across itself" });
     else ref(["services", name, "backend"], s.backend);
+    // HAProxy health-checks over HTTP; a backend with no health path gets no checks to tune.
+    const be = s.backend === name ? undefined : parts.services?.get(s.backend);
+    if (s.lb?.check && be && healthPath(be) === undefined)
+      out.push({
+        path: ["services", name, "lb", "check"],
+        atKey: true,
+        message: `${s.backend} has no health path to check (kind: ${be.kind} without ready.http); give it ready: { http: /path } or drop lb.check`,
+      });
   }
   for (const [i, l] of parts.links) {
     ref(["links", i, "from"], l.from);

@@ -1,7 +1,7 @@
 // Turns a validated Scenario into a TopologyPlan: the containers to start (in dependency order),
 // their wiring, and one Toxiproxy proxy per proxied link. Pure data, no Docker — unit-testable.
 import type { Link, Readiness, Scenario, Service, ServiceKind } from "../scenario/schema.js";
-import { linkName } from "../scenario/schema.js";
+import { healthPath, linkName } from "../scenario/schema.js";
 import type { Role } from "../images/catalog.js";
 import { redactValue } from "../scenario/secrets.js";
 
@@ -135,7 +135,8 @@ function servicePlan(s: Scenario, name: string, svc: Service, replica: number, d
     case "postgres":
       // POSTGRES_PASSWORD is the run's own, added by the runtime when the container is created
       Object.assign(env, { POSTGRES_USER: "cascade", POSTGRES_DB: "cascade" });
-      cmd ??= ["postgres", "-c", `port=${port}`, "-c", "max_connections=300"];
+      // pg_stat_statements: statements and their execution time, as the database counts them
+      cmd ??= ["postgres", "-c", `port=${port}`, "-c", "max_connections=300", "-c", "shared_preload_libraries=pg_stat_statements"];
       break;
     case "haproxy": {
       env.HAPROXY_CFG = haproxyConfig(s, svc, port);
@@ -198,16 +199,22 @@ function fromDeclared(r: Readiness, port: number): ReadyCheck {
   };
 }
 
-/** HAProxy in front of every replica of its backend, health-checked so it routes around failures. */
+/** HAProxy in front of every replica of its backend, health-checked so it routes around failures.
+ * The service's `lb` policy adds retries, queueing and check timing; without it nothing changes. */
 export function haproxyConfig(s: Scenario, lb: Service, port: number): string {
   const backendName = lb.backend as string;
   const be = s.services[backendName] as Service;
   const bePort = portOf(be);
   const timeout = lb.timeout ?? 30_000;
-  const health = be.kind === "app" ? "/health" : (be.ready?.http ?? undefined);
+  const policy = lb.lb;
+  const queue = policy?.queueTimeout ?? timeout;
+  const health = healthPath(be);
+  const c = policy?.check;
+  const check = c ? ` check inter ${Math.round(c.interval)}ms fall ${c.fall} rise ${c.rise}` : " check inter 1s fall 2 rise 2";
+  const maxconn = policy?.maxconn !== undefined ? ` maxconn ${policy.maxconn}` : "";
   const servers = Array.from({ length: be.replicas }, (_, i) => {
     const host = `${backendName}-${i + 1}`;
-    return `  server ${host} ${host}:${bePort}${health ? " check inter 1s fall 2 rise 2" : ""} resolvers docker init-addr last,libc,none`;
+    return `  server ${host} ${host}:${bePort}${health ? check : ""}${maxconn} resolvers docker init-addr last,libc,none`;
   });
   return [
     "global",
@@ -221,13 +228,19 @@ export function haproxyConfig(s: Scenario, lb: Service, port: number): string {
     "  timeout connect 2s",
     "  timeout client 60s",
     `  timeout server ${Math.round(timeout)}ms`,
-    `  timeout queue ${Math.round(timeout)}ms`,
+    `  timeout queue ${Math.round(queue)}ms`,
     "frontend fe",
     `  bind :${port}`,
     "  monitor-uri /haproxy-health",
     "  default_backend be",
     "backend be",
     "  balance roundrobin",
+    ...(policy?.retries !== undefined ? [`  retries ${policy.retries}`] : []),
+    ...(policy?.redispatch ? ["  option redispatch"] : []),
+    // L7 retries (any keyword past none and conn-failure) need no `option http-buffer-request`:
+    // HAProxy 2.8 copies the request into a buffer of its own for them, and never retries one
+    // that does not fit in tune.bufsize (configuration manual, "retry-on").
+    ...(policy?.retryOn ? [`  retry-on ${policy.retryOn.join(" ")}`] : []),
     ...(health ? [`  option httpchk GET ${health}`] : []),
     ...servers,
     "listen stats",

@@ -497,6 +497,59 @@ describe("checks that know each kind of service", () => {
   });
 });
 
+describe("a haproxy load-balancer policy (lb)", () => {
+  const withLb = (lb: string, app = "{ kind: app, replicas: 2 }") =>
+    scenario({ services: `services:\n  lb:\n    kind: haproxy\n    backend: app\n    lb: ${lb}\n  app: ${app}`, links: "links: []" });
+
+  it("parses every field, status codes written as numbers or strings", () => {
+    const s = parseScenario(
+      withLb("{ retries: 2, redispatch: true, retryOn: [conn-failure, 503, '504'], maxconn: 20, queueTimeout: 1s, check: { rise: 3 } }"),
+      "t.yaml",
+    );
+    expect(s.services.lb?.lb).toEqual({
+      retries: 2,
+      redispatch: true,
+      retryOn: ["conn-failure", "503", "504"],
+      maxconn: 20,
+      queueTimeout: 1000,
+      check: { interval: 1000, rise: 3, fall: 2 },
+    });
+  });
+
+  it("belongs to haproxy only", () => {
+    const services = `${SERVICES.replace("app: { kind: app, replicas: 2 }", "app: { kind: app, replicas: 2, lb: { retries: 1 } }")}`;
+    expect(brief(issuesOf(scenario({ services })))).toEqual(["4:34 services.app.lb: only for kind: haproxy; app is kind: app"]);
+  });
+
+  it("refuses more than 10 retries", () => {
+    expect(brief(issuesOf(withLb("{ retries: 11 }")))).toEqual(["6:20 services.lb.lb.retries: must be at most 10 (got 11)"]);
+  });
+
+  it("names an unknown retry-on keyword and lists the valid ones", () => {
+    expect(brief(issuesOf(withLb("{ retryOn: [503, teapot, 418] }")))).toEqual([
+      `6:26 services.lb.lb.retryOn[1]: unknown retry-on keyword "teapot"; valid: none, conn-failure, empty-response, junk-response, response-timeout, 0rtt-rejected, 401, 403, 404, 408, 425, 500, 501, 502, 503, 504, all-retryable-errors`,
+      `6:34 services.lb.lb.retryOn[2]: unknown retry-on keyword 418; valid: none, conn-failure, empty-response, junk-response, response-timeout, 0rtt-rejected, 401, 403, 404, 408, 425, 500, 501, 502, 503, 504, all-retryable-errors`,
+    ]);
+    expect(brief(issuesOf(withLb("{ retryOn: [none, 503] }")))).toEqual([
+      "6:20 services.lb.lb.retryOn: none means no retries: it cannot be listed with other keywords",
+    ]);
+  });
+
+  it("tunes health checks only of a backend that has a health path", () => {
+    const image = "{ kind: image, image: web:1, port: 9000 }";
+    expect(brief(issuesOf(withLb("{ check: { interval: 2s } }", image)))).toEqual([
+      "6:11 services.lb.lb.check: app has no health path to check (kind: image without ready.http); give it ready: { http: /path } or drop lb.check",
+    ]);
+    const ready = "{ kind: image, image: web:1, port: 9000, ready: { http: /ok } }";
+    expect(parseScenario(withLb("{ check: { interval: 2s } }", ready), "t.yaml").services.lb?.lb?.check).toEqual({
+      interval: 2000,
+      rise: 2,
+      fall: 2,
+    });
+    expect(parseScenario(withLb("{ maxconn: 5 }", image), "t.yaml").services.lb?.lb).toEqual({ maxconn: 5 });
+  });
+});
+
 describe("files that are not a scenario", () => {
   const write = (name: string, data: Buffer | string) => {
     const f = join(mkdtempSync(join(tmpdir(), "cascade-file-")), name);
