@@ -37,8 +37,13 @@ export interface Objective {
 
 export interface Analysis {
   /** "setup did not hold": the baseline was not under the pressure the scenario requires, so
-   * nothing is concluded about the system */
-  verdict: "cascade" | "no cascade" | "inconclusive" | "setup did not hold";
+   * nothing is concluded about the system. "degraded during the fault": users were hurt only while
+   * a fault was in force and were back as it ended, with no mechanism carrying the harm further —
+   * the outage itself, not a cascade. */
+  verdict: "cascade" | "no cascade" | "degraded during the fault" | "inconclusive" | "setup did not hold";
+  /** judged without the app's own /metrics (`analyze --black-box`): from the dependencies' counters
+   * and the users alone, as for a system that exports nothing */
+  black_box?: boolean;
   /** why, in one or two sentences */
   summary: string;
   reasons: string[];
@@ -116,8 +121,30 @@ export function firstFaultMs(scenario: Scenario): number | undefined {
   return at.length ? Math.min(...at) : undefined;
 }
 
-export function analyze(recorded: RecordedRun): Analysis {
-  const run = { ...recorded, faults: [...recorded.faults, ...loadEvents(recorded.scenario)] };
+export interface AnalyzeOptions {
+  /** leave the app's own /metrics out (see Analysis.black_box) */
+  blackBox?: boolean;
+}
+
+/** A record with the app's /metrics readings taken out: what a system that exports nothing gives. */
+export function withoutAppMetrics(run: RecordedRun): RecordedRun {
+  const strip = (o: Record<string, unknown> | undefined) =>
+    o ? Object.fromEntries(Object.entries(o).filter(([k]) => !k.endsWith(".metrics"))) : o;
+  return {
+    ...run,
+    components: run.components.map((c) => ({
+      ...c,
+      readings: strip(c.readings) as typeof c.readings,
+      missing: strip(c.missing) as typeof c.missing,
+      ...(c.at ? { at: strip(c.at) as typeof c.at } : {}),
+    })),
+  };
+}
+
+export function analyze(recorded: RecordedRun, opts: AnalyzeOptions = {}): Analysis {
+  const blackBox = opts.blackBox === true;
+  const source = blackBox ? withoutAppMetrics(recorded) : recorded;
+  const run = { ...source, faults: [...source.faults, ...loadEvents(source.scenario)] };
   const { scenario, plan } = run;
   const s = buildSeries(run.load, run.components, hostsOf(plan));
   const cpuLimits: Record<string, number> = {};
@@ -143,11 +170,11 @@ export function analyze(recorded: RecordedRun): Analysis {
     return p50Limit === null || u.p50 === null || u.p50 <= p50Limit;
   };
 
-  const all = strongest(s, baseline, faultSpans(run, s, firstFault), cpuLimits);
-  const ranked = [...all].sort((a, b) => b.score - a.score);
-  const primary = ranked[0] && ranked[0].score >= 0.5 ? ranked[0] : null;
-  const contributing = ranked.filter((m) => m !== primary && m.score >= 0.3);
-  const bp = backpressure(s, impact);
+  const all = strongest(s, baseline, faultSpans(run, s, firstFault), cpuLimits, blackBox);
+  // Ties go to a mechanism that carries harm: queuing is how any overload shows, not why.
+  const ranked = [...all].sort((a, b) => b.score - a.score || Number(a.name === "queuing") - Number(b.name === "queuing"));
+  let primary = ranked[0] && ranked[0].score >= 0.5 ? ranked[0] : null;
+  let contributing = ranked.filter((m) => m !== primary && m.score >= 0.3);
 
   const impactSeconds = s.users.slice(impact.from, impact.to);
   const impactGood = impactSeconds.reduce((a, u) => a + u.good, 0);
@@ -155,12 +182,16 @@ export function analyze(recorded: RecordedRun): Analysis {
   // Responses to arrivals from before the first fault can land after it: cap at 100 %.
   const impactAvail = impactOffered > 0 ? Math.min(1, impactGood / impactOffered) : null;
   const unhealthySeconds = Array.from({ length: impact.to - impact.from }, (_, i) => impact.from + i).filter((t) => !healthy(t));
+  // Backpressure is judged where users were hurt: the whole impact window would count the quiet
+  // seconds after it as "admitted and served".
+  const hurtSpan = unhealthySeconds.length ? { from: unhealthySeconds[0] as number, to: (unhealthySeconds.at(-1) as number) + 1 } : impact;
+  const bp = backpressure(s, hurtSpan, blackBox);
   // A blip is not a cascade: users must be outside the SLO for as long as recovery must hold.
   const usersHit = unhealthySeconds.length >= STABLE_SECONDS;
 
   const limitS = Math.round((scenario.slo.recovery ?? DEFAULT_RECOVERY_MS) / 1000);
-  const recovery = recoveryOf(s, triggerEnd, healthy, limitS, recoverySpan, baseline, cpuLimits);
-  const path = propagation(run, s, baseline, impact, healthy, cpuLimits, availTarget);
+  let recovery = recoveryOf(s, triggerEnd, healthy, limitS, recoverySpan, baseline, cpuLimits, blackBox);
+  let path = propagation(run, s, baseline, impact, healthy, cpuLimits, availTarget);
 
   // When the data cannot tell.
   const reasons: string[] = [];
@@ -179,6 +210,13 @@ export function analyze(recorded: RecordedRun): Analysis {
     );
   if (baseSeconds >= 3 && baseUnhealthy > baseSeconds / 3)
     reasons.push(`users were already outside the SLO in ${baseUnhealthy} of ${baseSeconds} baseline seconds`);
+  else if (baseSeconds >= 3) {
+    // Collapsing as the fault came: the last seconds before it were already bad, whatever came before.
+    let lastBad = 0;
+    while (lastBad < baseSeconds && !healthy(baseline.to - 1 - lastBad)) lastBad++;
+    if (lastBad >= STABLE_SECONDS)
+      reasons.push(`users were outside the SLO for the last ${lastBad} s before the first fault: the system was failing before any fault`);
+  }
 
   const setup = checkSetup(scenario, s, firstFault, run.calibrations ?? []);
   let verdict: Analysis["verdict"];
@@ -189,6 +227,16 @@ export function analyze(recorded: RecordedRun): Analysis {
   } else if (reasons.length) {
     verdict = "inconclusive";
     summary = `Inconclusive: ${reasons.join("; ")}.`;
+    // No causal story on a run the trigger cannot be said to have caused.
+    primary = null;
+    contributing = [];
+    path = [];
+    recovery = { ...recovery, metastable: null, sustained_by: null };
+  } else if (usersHit && duringFault(run, unhealthySeconds, triggerEnd, recovery, ranked)) {
+    verdict = "degraded during the fault";
+    summary = `Degraded during the fault: users were outside the SLO for ${unhealthySeconds.length} s, all while a fault was in force, and within it again ${recovery.after_s} s after the trigger ended; no mechanism carried the harm beyond the faulted component.`;
+    primary = null;
+    contributing = ranked.filter((m) => m.score >= 0.3);
   } else if (usersHit && bp.held === true && recovery.recovered === true && !recovery.metastable) {
     // Overload refused at the door is containment, not propagation: admitted requests kept
     // succeeding and users were back within the SLO in time.
@@ -210,6 +258,7 @@ export function analyze(recorded: RecordedRun): Analysis {
 
   return {
     verdict,
+    ...(blackBox ? { black_box: true } : {}),
     summary,
     reasons,
     windows: { baseline, impact, recovery: recoverySpan, trigger_end_s: triggerEnd },
@@ -224,6 +273,33 @@ export function analyze(recorded: RecordedRun): Analysis {
     gaps: s.gaps,
     setup,
   };
+}
+
+/** Mechanisms that carry harm beyond the component a fault acts on: more work sent to a dependency,
+ * more connections, processes dying. Queuing alone is what any outage does to waiting requests. */
+const CARRIERS = new Set(["retries", "load-shift", "connection-churn", "restarts"]);
+/** Seconds after a fault ends that its own harm may take to clear (requests already waiting). */
+const FAULT_GRACE_S = 2;
+
+/** Harm confined to the fault: every second users were outside the SLO lies between a fault's
+ * start and its end (plus FAULT_GRACE_S), users were back within FAULT_GRACE_S of the trigger's
+ * end, and no carrier mechanism reached a finding. Then it was the outage itself, not a cascade. */
+function duringFault(
+  run: RecordedRun,
+  unhealthy: number[],
+  triggerEnd: number | null,
+  recovery: Analysis["recovery"],
+  ranked: Mechanism[],
+): boolean {
+  if (triggerEnd === null || recovery.recovered !== true || (recovery.after_s ?? Infinity) > FAULT_GRACE_S) return false;
+  if (ranked.some((m) => CARRIERS.has(m.name) && m.score >= 0.5)) return false;
+  const applies = run.faults.filter((f) => f.action === "apply");
+  const windows = applies.map((a) => {
+    const revert = run.faults.find((f) => f.action === "revert" && f.fault === a.fault && f.actual_ms >= a.actual_ms);
+    // A kill or stop lasts until the service is back: the trigger's end bounds it.
+    return { from: Math.floor(a.actual_ms / 1000), to: (revert ? Math.ceil(revert.actual_ms / 1000) : triggerEnd) + FAULT_GRACE_S };
+  });
+  return unhealthy.every((t) => windows.some((w) => t >= w.from && t < w.to));
 }
 
 /** The stretches between fault changes (apply / revert) from the first fault to the end: a
@@ -248,10 +324,16 @@ function faultSpans(run: RecordedRun, s: Series, from: number): Array<Span & { l
 }
 
 /** For each mechanism, its strongest showing in any stretch, with where it was. */
-function strongest(s: Series, base: Span, spans: Array<Span & { label: string }>, cpuLimits: Record<string, number>): Mechanism[] {
+function strongest(
+  s: Series,
+  base: Span,
+  spans: Array<Span & { label: string }>,
+  cpuLimits: Record<string, number>,
+  blackBox: boolean,
+): Mechanism[] {
   const best = new Map<string, Mechanism>();
   for (const span of spans.length ? spans : [{ from: base.to, to: s.seconds, label: "after the first fault" }]) {
-    for (const m of mechanisms(s, base, span, cpuLimits)) {
+    for (const m of mechanisms(s, base, span, cpuLimits, { blackBox })) {
       const prev = best.get(m.name);
       if (!prev || m.score > prev.score)
         best.set(m.name, { ...m, numbers: { ...m.numbers, window: `${span.label} (${span.from}-${span.to} s)` } });
@@ -289,6 +371,7 @@ function recoveryOf(
   span: Span | null,
   baseline: Span,
   cpuLimits: Record<string, number>,
+  blackBox: boolean,
 ): Analysis["recovery"] {
   if (triggerEnd === null || span === null)
     return { recovered: null, after_s: null, limit_s: limitS, metastable: null, sustained_by: null };
@@ -300,17 +383,23 @@ function recoveryOf(
       after_s: after,
       limit_s: limitS,
       metastable: late,
-      sustained_by: late ? sustainer(s, baseline, { from: triggerEnd, to: triggerEnd + after }, cpuLimits) : null,
+      sustained_by: late ? sustainer(s, baseline, { from: triggerEnd, to: triggerEnd + after }, cpuLimits, blackBox) : null,
     };
   }
   const observed = s.seconds - triggerEnd;
   if (observed < limitS) return { recovered: false, after_s: null, limit_s: limitS, metastable: null, sustained_by: null };
-  return { recovered: false, after_s: null, limit_s: limitS, metastable: true, sustained_by: sustainer(s, baseline, span, cpuLimits) };
+  return {
+    recovered: false,
+    after_s: null,
+    limit_s: limitS,
+    metastable: true,
+    sustained_by: sustainer(s, baseline, span, cpuLimits, blackBox),
+  };
 }
 
 /** The strongest mechanism while users stayed degraded with the trigger gone. */
-function sustainer(s: Series, baseline: Span, span: Span, cpuLimits: Record<string, number>): string | null {
-  const top = mechanisms(s, baseline, span, cpuLimits).sort((a, b) => b.score - a.score)[0];
+function sustainer(s: Series, baseline: Span, span: Span, cpuLimits: Record<string, number>, blackBox: boolean): string | null {
+  const top = mechanisms(s, baseline, span, cpuLimits, { blackBox }).sort((a, b) => b.score - a.score)[0];
   return top && top.score >= 0.3 ? `${top.name} (${top.finding})` : null;
 }
 
@@ -355,7 +444,8 @@ function propagation(
     const test = (r: Record<string, number>): string | null => {
       if (r.replicas !== undefined && r.running !== undefined && r.running < r.replicas)
         return `${r.replicas - r.running} of ${r.replicas} containers down`;
-      if (kind === "memcached" && (r.rejected_connections_per_s ?? 0) > 0) return `rejected ${r.rejected_connections_per_s} connections/s`;
+      if (kind === "memcached" && (r.rejected_connections_per_s ?? 0) > 0)
+        return `rejected ${Math.round(r.rejected_connections_per_s ?? 0)} connections/s`;
       if (kind === "postgres") {
         const lim = cpuLimits[svc];
         if (lim && (r.cpu_cores ?? 0) >= 0.9 * lim) return `CPU at ${Math.round(((r.cpu_cores ?? 0) / lim) * 100)} % of its limit`;
@@ -364,11 +454,12 @@ function propagation(
       }
       if (kind === "app") {
         if ((r.queue_depth ?? 0) > qBase + 5) return `queue ${r.queue_depth} deep`;
-        if ((r.worker_restarts_per_s ?? 0) > 0) return `${r.worker_restarts_per_s} worker restarts`;
-        if ((r.requests_5xx_per_s ?? 0) > 0.05 * Math.max(1, r.requests_per_s ?? 0)) return `${r.requests_5xx_per_s} 503/s`;
+        if ((r.worker_restarts_per_s ?? 0) > 0) return `${Math.round(r.worker_restarts_per_s ?? 0)} worker restarts`;
+        if ((r.requests_5xx_per_s ?? 0) > 0.05 * Math.max(1, r.requests_per_s ?? 0))
+          return `${Math.round(r.requests_5xx_per_s ?? 0)} 503/s`;
       }
       if (kind === "haproxy") {
-        if ((r.hrsp_5xx_per_s ?? 0) > 0) return `${r.hrsp_5xx_per_s} 5xx/s`;
+        if ((r.hrsp_5xx_per_s ?? 0) > 0) return `${Math.round(r.hrsp_5xx_per_s ?? 0)} 5xx/s`;
         if (r.servers !== undefined && (r.servers_up ?? 0) < r.servers) return `${r.servers_up} of ${r.servers} servers up`;
       }
       return null;
@@ -500,8 +591,8 @@ function backWithin(s: Series, from: number, healthy: (t: number) => boolean): n
 }
 
 /** The analysis, the scenario's `expect:` block and the gate: what `run` and `analyze` record. */
-export function judge(run: RecordedRun): Analysis {
-  const a = analyze(run);
+export function judge(run: RecordedRun, opts: AnalyzeOptions = {}): Analysis {
+  const a = analyze(run, opts);
   a.expectations = checkExpectations(a, run.scenario);
   // A fault that never applied: the system was not put through the scenario. A failed revert is
   // not counted here: reverting an `app` setting fails when the app is crash-looping, which is the
@@ -528,7 +619,8 @@ export function checkExpectations(a: Analysis, scenario: Scenario): Analysis["ex
       name: "cascade",
       target: e.cascade ? "cascade" : "no cascade",
       measured: a.verdict,
-      pass: a.verdict === (e.cascade ? "cascade" : "no cascade"),
+      // degraded during the fault is not a cascade
+      pass: e.cascade ? a.verdict === "cascade" : a.verdict === "no cascade" || a.verdict === "degraded during the fault",
     });
   const found = [a.primary, ...a.contributing].filter((m): m is Mechanism => m !== null).map((m) => m.name);
   for (const m of e.mechanisms ?? [])

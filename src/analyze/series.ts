@@ -10,6 +10,10 @@ export interface UserSecond {
   dropped: number;
   /** 2xx/3xx within the client deadline */
   good: number;
+  /** 5xx responses, and of them 503s: refusals (a shedding service, an LB with no server up) */
+  s5xx: number;
+  /** null in records from before 503s were counted apart */
+  s503: number | null;
   /** good / outcomes known this second (responses, errors, timeouts, dropped arrivals): a
    * response that lands in a later second counts there, so a slow second is not a failed one */
   success: number | null;
@@ -34,8 +38,8 @@ export interface Series {
 /** Counters: their increase over the second becomes a rate; a drop is a restart (counter reset). */
 const COUNTERS: Record<string, string[]> = {
   memcached: ["total_connections", "rejected_connections", "listen_disabled_num", "cmd_get", "get_hits", "get_misses"],
-  postgres: ["xact_commit", "xact_rollback"],
-  haproxy: ["hrsp_5xx", "econ", "eresp"],
+  postgres: ["xact_commit", "xact_rollback", "sessions", "sessions_fatal", "sessions_killed", "sessions_abandoned", "calls", "exec_ms"],
+  haproxy: ["hrsp_5xx", "econ", "eresp", "requests", "server_sessions", "retries", "redispatches"],
   metrics: [
     "requests",
     "requests_5xx",
@@ -63,6 +67,8 @@ export function userSecond(s: LoadSample): UserSecond {
     sent: s.sent,
     dropped: s.dropped ?? 0,
     good,
+    s5xx: s.s5xx ?? 0,
+    s503: s.s503 ?? null,
     success: known(s) > 0 ? good / known(s) : null,
     p50: s.p50,
     p99: s.p99,

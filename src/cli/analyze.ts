@@ -11,14 +11,14 @@ import { type OutputFormat, githubAnnotation } from "./format.js";
 import { EXIT } from "./exit.js";
 import { readFailure } from "./paths.js";
 
-export async function analyzeCommand(dir: string, o: { out?: string; format?: OutputFormat } = {}): Promise<number> {
+export async function analyzeCommand(dir: string, o: { out?: string; format?: OutputFormat; blackBox?: boolean } = {}): Promise<number> {
   let run: ReturnType<typeof readRun>;
   try {
     run = readRun(dir);
   } catch (e) {
     return readFailure(e);
   }
-  const a = judge(run);
+  const a = judge(run, { blackBox: o.blackBox === true });
   const gate = a.gate ?? decideGate(a, run.scenario, run);
   // The record's analysis.json is the one source of truth, rewritten here; --out leaves the run
   // folder untouched (read-only archives, artifacts from another job).

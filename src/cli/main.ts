@@ -62,9 +62,13 @@ formatOpts(
       "re-run the analysis (verdict, mechanisms, gate) on a stored run folder; writes analysis.json and junit.xml; no Docker needed",
     )
     .argument("<run-dir>", "a folder under reports/<scenario>/")
-    .option("--out <dir>", "write analysis.json and junit.xml there instead of into the run folder"),
-).action(async (dir: string, o: { out?: string; format?: OutputFormat; json?: boolean }) =>
-  process.exit(await analyzeCommand(dir, { ...(o.out ? { out: o.out } : {}), format: formatOf(o) })),
+    .option("--out <dir>", "write analysis.json and junit.xml there instead of into the run folder")
+    .option(
+      "--black-box",
+      "judge without the app's own /metrics: from the dependencies' counters (Postgres, memcached, HAProxy) and the users alone",
+    ),
+).action(async (dir: string, o: { out?: string; format?: OutputFormat; json?: boolean; blackBox?: boolean }) =>
+  process.exit(await analyzeCommand(dir, { ...(o.out ? { out: o.out } : {}), format: formatOf(o), blackBox: o.blackBox === true })),
 );
 
 program

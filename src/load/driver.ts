@@ -195,7 +195,10 @@ class LoadRun implements ConnectionSink {
       if (status < 300) b.s2xx++;
       else if (status < 400) b.s3xx++;
       else if (status < 500) b.s4xx++;
-      else b.s5xx++;
+      else {
+        b.s5xx++;
+        if (status === 503) b.s503++;
+      }
     }
     this.secs.latency(t, ms);
     this.cohorts.answered(c.intended, ms > this.timeout ? null : status, ms);

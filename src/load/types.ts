@@ -44,6 +44,8 @@ export interface LoadTotals {
   s3xx: number;
   s4xx: number;
   s5xx: number;
+  /** of the 5xx, 503 Service Unavailable: a refusal (a shedding service, an LB with no server up) */
+  s503: number;
   /** requests lost to connection errors (refused, reset, closed by the peer, malformed response) */
   errors: number;
   /** requests with no complete response by the deadline */
@@ -80,8 +82,20 @@ export interface LoadOptions {
   signal?: AbortSignal;
 }
 
-export const TOTAL_KEYS = ["offered", "sent", "dropped", "completed", "s2xx", "s3xx", "s4xx", "s5xx", "errors", "timeouts"] as const;
+export const TOTAL_KEYS = [
+  "offered",
+  "sent",
+  "dropped",
+  "completed",
+  "s2xx",
+  "s3xx",
+  "s4xx",
+  "s5xx",
+  "s503",
+  "errors",
+  "timeouts",
+] as const;
 
 export function zeroTotals(): LoadTotals {
-  return { offered: 0, sent: 0, dropped: 0, completed: 0, s2xx: 0, s3xx: 0, s4xx: 0, s5xx: 0, errors: 0, timeouts: 0 };
+  return { offered: 0, sent: 0, dropped: 0, completed: 0, s2xx: 0, s3xx: 0, s4xx: 0, s5xx: 0, s503: 0, errors: 0, timeouts: 0 };
 }

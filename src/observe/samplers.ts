@@ -149,10 +149,23 @@ export function samplersFor(plan: TopologyPlan, runtime: Runtime): Sampler[] {
           const rows = await at((ep) => haproxyStats(ep, 800));
           const r: Reading = {};
           const be = rows.find((x) => x.server === "BACKEND");
-          if (be) Object.assign(r, { queue: be.qcur, sessions: be.scur, hrsp_5xx: be.hrsp_5xx, econ: be.econ, eresp: be.eresp });
+          if (be)
+            Object.assign(r, {
+              queue: be.qcur,
+              sessions: be.scur,
+              hrsp_5xx: be.hrsp_5xx,
+              econ: be.econ,
+              eresp: be.eresp,
+              retries: be.wretr,
+              redispatches: be.wredis,
+            });
+          const fe = rows.find((x) => x.server === "FRONTEND" && x.proxy !== "stats");
+          if (fe) r.requests = fe.req_tot;
           const servers = rows.filter((x) => x.server !== "BACKEND" && x.server !== "FRONTEND" && x.proxy !== "stats");
           r.servers_up = servers.filter((x) => x.status.startsWith("UP")).length;
           r.servers = servers.length;
+          // every attempt sent to a server, retries included: what the layer below received
+          r.server_sessions = servers.reduce((a, x) => a + x.stot, 0);
           return r;
         },
       });

@@ -59,7 +59,7 @@ h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 19px; margin: 32px 0 8p
 h3 { font-size: 16px; margin: 24px 0 2px; }
 .meta, .caption, .files { color: #555; font-size: 13px; margin: 2px 0; }
 .verdict { border-left: 6px solid #888; background: #f4f4f4; padding: 12px 16px; margin: 16px 0; }
-.verdict.cascade { border-color: #c62828; background: #fdecec; } .verdict.setup-did-not-hold { border-color: #ef8f00; background: #fff4e0; } .verdict.no-cascade { border-color: #2e7d32; background: #eaf5ea; }
+.verdict.cascade { border-color: #c62828; background: #fdecec; } .verdict.setup-did-not-hold { border-color: #ef8f00; background: #fff4e0; } .verdict.no-cascade { border-color: #2e7d32; background: #eaf5ea; } .verdict.degraded-during-the-fault { border-color: #b7950b; background: #fdf8e1; }
 .gate { font-weight: bold; font-size: 16px; padding: 8px 12px; border-radius: 4px; }
 .gate.pass { background: #eaf5ea; color: #1b5e20; } .gate.fail { background: #fdecec; color: #b71c1c; }
 .waived { color: #666; font-style: italic; }
@@ -216,13 +216,14 @@ ${objectivesTable(m)}
 ${pageCharts.map(chartSection).join("\n")}
 <h2>Evidence per mechanism</h2>
 ${table(
-  ["mechanism", "role", "score", "finding", "numbers"],
+  ["mechanism", "role", "score", "finding", "numbers", "measured by"],
   evidence(a).map((e) => [
     escapeHtml(MECHANISM_TITLES[e.m.name] ?? e.m.name),
     escapeHtml(e.role),
     escapeHtml(e.m.score.toFixed(2)),
     escapeHtml(e.m.finding),
     e.numbers.map(([k, v]) => `${escapeHtml(k)}: ${escapeHtml(v)}`).join("<br>"),
+    (e.m.sources ?? []).map(escapeHtml).join("<br>"),
   ]),
   [2],
 )}

@@ -79,12 +79,13 @@ export function summaryMarkdown(m: ReportModel, charts: Array<{ title: string; p
     "",
     ...(shown.length
       ? mdTable(
-          ["mechanism", "role", "score", "numbers"],
+          ["mechanism", "role", "score", "numbers", "measured by"],
           shown.map((e) => [
             escapeMarkdown(MECHANISM_TITLES[e.m.name] ?? e.m.name),
             e.role,
             e.m.score.toFixed(2),
             e.numbers.map(([k, v]) => `${escapeMarkdown(k)} ${escapeMarkdown(v)}`).join(" · "),
+            escapeMarkdown((e.m.sources ?? []).join("; ")),
           ]),
           [2],
         )

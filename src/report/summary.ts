@@ -66,6 +66,7 @@ function lagFigures(lag: number[]): string {
 /** The verdict block: what happened, along which path, through which mechanisms, and the gates. */
 export function formatAnalysis(a: Analysis): string[] {
   const out = [`verdict: ${a.verdict.toUpperCase()} — ${a.summary}`];
+  if (a.black_box) out.push("judged from the dependencies' own counters and the users alone (--black-box: the app's /metrics left out)");
   if (a.setup) {
     const w = a.setup.window;
     out.push(`baseline ${w.from}-${w.to} s: ${describeUtilisation(a.setup.utilisation) || "no utilisation measured"}`);

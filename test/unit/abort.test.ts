@@ -14,6 +14,7 @@ const second = (t: number, good: number, known: number, offered = known): LoadSa
   s3xx: 0,
   s4xx: 0,
   s5xx: known - good,
+  s503: 0,
   errors: 0,
   timeouts: 0,
   p50: null,

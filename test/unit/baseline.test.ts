@@ -26,7 +26,17 @@ function series(rate: number, cpu: number, inFlight = 0): Series {
   const seconds = 20;
   return {
     seconds,
-    users: Array.from({ length: seconds }, () => ({ offered: rate, sent: rate, dropped: 0, good: rate, success: 1, p50: 5, p99: 9 })),
+    users: Array.from({ length: seconds }, () => ({
+      offered: rate,
+      sent: rate,
+      dropped: 0,
+      good: rate,
+      s5xx: 0,
+      s503: 0,
+      success: 1,
+      p50: 5,
+      p99: 9,
+    })),
     kinds: { app: "app", db: "postgres" },
     services: {
       app: Array.from({ length: seconds }, () => ({ in_flight: inFlight, workers: 16 })),

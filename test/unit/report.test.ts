@@ -85,7 +85,7 @@ describe("report of the recorded run", () => {
     expect(md).toContain("At 14 s the fault kill-cache (kill) was applied to cache.");
     expect(md).toMatch(/Primary mechanism: load shift onto a dependency \(score 1\.00\)/);
     expect(md).toMatch(
-      /\| load shift onto a dependency \| primary \| 1\.00 \| db load multiple 5\.2 · .* · window after kill-cache \(14-20 s\) \|/,
+      /\| load shift onto a dependency \| primary \| 1\.00 \| .*db load multiple 5\.1 · .* · window after kill-cache \(14-20 s\) \| cache hits: cache \(memcached get\\_hits\); .* \|/,
     );
     expect(md).toContain("### SLO and expectations");
     expect(md).toMatch(/^\*\*gate: PASS — cascade; nothing declared to check \(no slo: or expect:\) \(exit 0\)\*\*$/m);

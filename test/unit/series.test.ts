@@ -15,6 +15,7 @@ const load = (n: number): LoadSample[] =>
     s3xx: 0,
     s4xx: 0,
     s5xx: 0,
+    s503: 0,
     errors: 0,
     timeouts: 0,
     p50: 5,

@@ -1,5 +1,7 @@
-// HAProxy's own view from its stats CSV: per backend and server, the queue, sessions, health
-// state and 5xx it returned (504 on server timeout, 503 with no server up).
+// HAProxy's own view from its stats CSV: per frontend, backend and server, the queue, sessions,
+// health state, 5xx it returned (504 on server timeout, 503 with no server up), requests received,
+// sessions sent to each server, and the retries and redispatches it made — the LB's own layer of
+// amplification.
 import { request } from "node:http";
 import type { Endpoint } from "../../runtime/types.js";
 
@@ -16,6 +18,13 @@ export interface HaproxyRow {
   /** connection errors and server-side aborts */
   econ: number;
   eresp: number;
+  /** cumulative sessions (a server's: every attempt sent to it, retries included) */
+  stot: number;
+  /** HTTP requests received (frontends) */
+  req_tot: number;
+  /** retries and redispatches to another server (backends, servers) */
+  wretr: number;
+  wredis: number;
 }
 
 const num = (v: string | undefined) => (v === undefined || v === "" ? 0 : Number(v));
@@ -33,6 +42,10 @@ export function parseHaproxyCsv(text: string): HaproxyRow[] {
     h5: col("hrsp_5xx"),
     ec: col("econ"),
     er: col("eresp"),
+    stot: col("stot"),
+    req: col("req_tot"),
+    wretr: col("wretr"),
+    wredis: col("wredis"),
   };
   return lines.map((l) => {
     const f = l.split(",");
@@ -45,6 +58,10 @@ export function parseHaproxyCsv(text: string): HaproxyRow[] {
       hrsp_5xx: num(f[at.h5]),
       econ: num(f[at.ec]),
       eresp: num(f[at.er]),
+      stot: num(f[at.stot]),
+      req_tot: num(f[at.req]),
+      wretr: num(f[at.wretr]),
+      wredis: num(f[at.wredis]),
     };
   });
 }

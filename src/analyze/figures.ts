@@ -1,0 +1,205 @@
+// The figures mechanisms are judged on, over a span of seconds, each taken from the component that
+// does the work and counts it itself: the database's own counters for its calls, failures, sessions
+// and statement time; memcached's for hits and connections; HAProxy's for the requests it received,
+// the attempts it sent to servers, its retries and queue; the load driver for what users sent and
+// got. The reference app's /metrics are a second, finer source, used only where no dependency
+// counts the same thing (and never in a black-box analysis). Every figure says where it came from.
+import type { Series } from "./series.js";
+
+export interface Span {
+  from: number;
+  to: number;
+}
+
+export interface Figure {
+  value: number | null;
+  /** "db (postgres pg_stat_database)", "users (load driver)"… */
+  source: string;
+  /** what users sent in the seconds the figure covers: a reader that missed seconds (a saturated
+   * database answers its stats late) is compared with the requests of the seconds it saw */
+  requests?: number;
+}
+
+/** Sum of keys over the seconds where any of them was read, with the users' requests of those seconds. */
+function paired(s: Series, kind: string, keys: string[], span: Span): { sum: number; requests: number; seconds: number } | null {
+  let sum = 0;
+  let requests = 0;
+  let seconds = 0;
+  for (let t = span.from; t < span.to; t++) {
+    let seen = false;
+    for (const { rows } of rowsOf(s, kind, { from: t, to: t + 1 }))
+      for (const r of rows)
+        for (const k of keys)
+          if (r[k] !== undefined) {
+            sum += r[k] as number;
+            seen = true;
+          }
+    if (seen) {
+      requests += s.users[t]?.sent ?? 0;
+      seconds++;
+    }
+  }
+  return seconds ? { sum, requests, seconds } : null;
+}
+
+/** Rows of every service of a kind over a span (replicas already summed per service). */
+function rowsOf(s: Series, kind: string, span: Span): Array<{ svc: string; rows: Array<Record<string, number>> }> {
+  return Object.entries(s.kinds)
+    .filter(([, k]) => k === kind)
+    .map(([svc]) => ({ svc, rows: (s.services[svc] ?? []).slice(span.from, span.to) }));
+}
+
+/** Sum of a key over a span for every service of a kind; null when no second had it. */
+export function total(s: Series, kind: string, key: string, span: Span): number | null {
+  let sum = 0;
+  let seen = false;
+  for (const { rows } of rowsOf(s, kind, span))
+    for (const r of rows)
+      if (r[key] !== undefined) {
+        sum += r[key] as number;
+        seen = true;
+      }
+  return seen ? sum : null;
+}
+
+export function max(s: Series, kind: string, key: string, span: Span): number | null {
+  let m: number | null = null;
+  for (const { rows } of rowsOf(s, kind, span))
+    for (const r of rows) if (r[key] !== undefined) m = Math.max(m ?? -Infinity, r[key] as number);
+  return m;
+}
+
+const names = (s: Series, kind: string) =>
+  Object.entries(s.kinds)
+    .filter(([, k]) => k === kind)
+    .map(([svc]) => svc)
+    .join(", ");
+
+export const watched = (s: Series, kind: string) => Object.values(s.kinds).includes(kind);
+
+/** What users sent in the span (the load driver's count): the denominator of every "per request". */
+export function userRequests(s: Series, span: Span): number {
+  return s.users.slice(span.from, span.to).reduce((a, u) => a + u.sent, 0);
+}
+
+/** Calls the database served (or cancelled): its transactions, commits and rollbacks, less the one
+ * each new session makes as it starts (measured: 10 sessions of one SELECT count 20 commits) and
+ * the one per second the harness's own reader makes. Without a watched database, the app's count. */
+export function dbCalls(s: Series, span: Span, blackBox: boolean): Figure {
+  if (watched(s, "postgres")) {
+    const x = paired(s, "postgres", ["xact_commit_per_s", "xact_rollback_per_s"], span);
+    if (x) {
+      const sessions = total(s, "postgres", "sessions_per_s", span) ?? 0;
+      const own = x.seconds * Object.values(s.kinds).filter((k) => k === "postgres").length;
+      return {
+        value: Math.max(0, x.sum - sessions - own),
+        requests: x.requests,
+        source: `${names(s, "postgres")} (postgres pg_stat_database: commits + rollbacks, less one per new session and the harness's one a second)`,
+      };
+    }
+  }
+  if (!blackBox) {
+    const x = paired(s, "app", ["db_queries_per_s"], span);
+    if (x) return { value: x.sum, requests: x.requests, source: `${names(s, "app")} (the app's /metrics)` };
+  }
+  return { value: null, source: "no database counters" };
+}
+
+/** Database calls that failed or were cancelled (statement timeouts roll back), and sessions that
+ * ended in a fatal error (too many clients). */
+export function dbFailures(s: Series, span: Span, blackBox: boolean): Figure {
+  if (watched(s, "postgres")) {
+    const rb = total(s, "postgres", "xact_rollback_per_s", span);
+    const fatal = total(s, "postgres", "sessions_fatal_per_s", span);
+    if (rb !== null || fatal !== null)
+      return { value: (rb ?? 0) + (fatal ?? 0), source: `${names(s, "postgres")} (postgres rollbacks and fatal sessions)` };
+  }
+  if (!blackBox) {
+    const app = total(s, "app", "db_errors_per_s", span);
+    if (app !== null) return { value: app, source: `${names(s, "app")} (the app's /metrics)` };
+  }
+  return { value: null, source: "no database counters" };
+}
+
+/** Cache hits as the cache counts them. A cache that was down counted none: its seconds without a
+ * reading are seconds without hits. */
+export function cacheHits(s: Series, span: Span, blackBox: boolean): Figure {
+  if (watched(s, "memcached"))
+    return { value: total(s, "memcached", "get_hits_per_s", span) ?? 0, source: `${names(s, "memcached")} (memcached get_hits)` };
+  if (!blackBox) {
+    // An app that reads no cache counts 0 hits: that is no cache, not a cold one.
+    const app = total(s, "app", "cache_hits_per_s", span);
+    const any = total(s, "app", "cache_hits_per_s", { from: 0, to: s.seconds });
+    if (app !== null && (any ?? 0) > 0) return { value: app, source: `${names(s, "app")} (the app's /metrics)` };
+  }
+  return { value: null, source: "no cache" };
+}
+
+/** New connections a dependency accepted, and connections it refused: memcached's own counters,
+ * Postgres's sessions (14+) and fatal session ends. */
+export interface Connections {
+  dep: string;
+  opened: number | null;
+  /** refused (memcached past -c), or for Postgres sessions that ended in a fatal error (too many
+   * clients, or a client that went away mid-statement) */
+  refused: number | null;
+  refusedWord: "refused" | "ended in a fatal error";
+  source: string;
+}
+
+export function connections(s: Series, span: Span): Connections[] {
+  const out: Connections[] = [];
+  for (const { svc } of rowsOf(s, "memcached", span)) {
+    const one = { kinds: { [svc]: "memcached" }, services: s.services } as unknown as Series;
+    out.push({
+      dep: svc,
+      opened: total(one, "memcached", "total_connections_per_s", span),
+      refused: total(one, "memcached", "rejected_connections_per_s", span),
+      refusedWord: "refused",
+      source: `${svc} (memcached total_connections, rejected_connections)`,
+    });
+  }
+  for (const { svc } of rowsOf(s, "postgres", span)) {
+    const one = { kinds: { [svc]: "postgres" }, services: s.services } as unknown as Series;
+    const opened = total(one, "postgres", "sessions_per_s", span);
+    if (opened === null) continue; // Postgres before 14 counts no sessions
+    // The harness's own reader reconnects after a failure: not the system's churn, but too rare to matter.
+    out.push({
+      dep: svc,
+      opened,
+      refused: total(one, "postgres", "sessions_fatal_per_s", span),
+      refusedWord: "ended in a fatal error",
+      source: `${svc} (postgres pg_stat_database sessions, sessions_fatal)`,
+    });
+  }
+  return out;
+}
+
+/** The load balancer's own layer: requests it received, attempts it sent to servers (retries and
+ * redispatches included), its retries and redispatches. null without a watched HAProxy. */
+export function lbLayer(
+  s: Series,
+  span: Span,
+): { requests: number; attempts: number; retries: number; redispatches: number; source: string } | null {
+  const requests = total(s, "haproxy", "requests_per_s", span);
+  const attempts = total(s, "haproxy", "server_sessions_per_s", span);
+  if (requests === null || attempts === null) return null;
+  return {
+    requests,
+    attempts,
+    retries: total(s, "haproxy", "retries_per_s", span) ?? 0,
+    redispatches: total(s, "haproxy", "redispatches_per_s", span) ?? 0,
+    source: `${names(s, "haproxy")} (haproxy stats: frontend req_tot, servers' stot, backend wretr and wredis)`,
+  };
+}
+
+/** Mean execution time of the database's statements (pg_stat_statements), ms: its service time. */
+export function dbServiceMs(s: Series, span: Span): Figure & { counted: number | null } {
+  const calls = total(s, "postgres", "calls_per_s", span);
+  const ms = total(s, "postgres", "exec_ms_per_s", span);
+  return {
+    counted: calls,
+    value: calls && ms !== null && calls > 0 ? ms / calls : null,
+    source: `${names(s, "postgres") || "no database"} (postgres pg_stat_statements total_exec_time / calls)`,
+  };
+}
