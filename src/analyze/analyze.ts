@@ -218,7 +218,10 @@ export function analyze(recorded: RecordedRun, opts: AnalyzeOptions = {}): Analy
       reasons.push(`users were outside the SLO for the last ${lastBad} s before the first fault: the system was failing before any fault`);
   }
 
-  const setup = checkSetup(scenario, s, firstFault, run.calibrations ?? []);
+  // The setup check is the harness verifying the scenario's own story (e.g. the reference app's
+  // workers busy at baseline), not attribution: it reads everything recorded, black box or not.
+  const setupSeries = blackBox ? buildSeries(recorded.load, recorded.components, hostsOf(plan)) : s;
+  const setup = checkSetup(scenario, setupSeries, firstFault, run.calibrations ?? []);
   let verdict: Analysis["verdict"];
   let summary: string;
   if (setup.failure) {

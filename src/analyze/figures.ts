@@ -124,7 +124,9 @@ export function dbFailures(s: Series, span: Span, blackBox: boolean): Figure {
 /** Cache hits as the cache counts them. A cache that was down counted none: its seconds without a
  * reading are seconds without hits. */
 export function cacheHits(s: Series, span: Span, blackBox: boolean): Figure {
-  if (watched(s, "memcached"))
+  // A cache never read in the whole run (its stats refused) says nothing; one read at other times
+  // and silent now was down.
+  if (watched(s, "memcached") && total(s, "memcached", "get_hits_per_s", { from: 0, to: s.seconds }) !== null)
     return { value: total(s, "memcached", "get_hits_per_s", span) ?? 0, source: `${names(s, "memcached")} (memcached get_hits)` };
   if (!blackBox) {
     // An app that reads no cache counts 0 hits: that is no cache, not a cold one.

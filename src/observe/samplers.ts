@@ -5,7 +5,7 @@ import type { Runtime } from "../runtime/types.js";
 import { HAPROXY_STATS_PORT, type TopologyPlan } from "../topology/plan.js";
 import { readCgroup, readProcs } from "./sources/cgroup.js";
 import { haproxyStats } from "./sources/haproxy.js";
-import { memcachedStats } from "./sources/memcached.js";
+import { MemcachedReader } from "./sources/memcached.js";
 import { PostgresReader } from "./sources/postgres.js";
 import { scrape, type Series, sumOf } from "./sources/prometheus.js";
 
@@ -16,6 +16,9 @@ export interface Sampler {
   name: string;
   source: "container" | "memcached" | "postgres" | "haproxy" | "metrics";
   read(): Promise<Reading>;
+  /** Called as soon as the component is up, before the services that use it start: a reader that
+   * must hold its connection before others fill the component's connection table takes it here. */
+  open?(): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -111,14 +114,17 @@ export function samplersFor(plan: TopologyPlan, runtime: Runtime): Sampler[] {
     });
 
     if (c.kind === "memcached") {
-      const at = endpointOf(c.port);
+      // Published ports change when a container restarts: the endpoint is resolved again on reconnect.
+      const reader = new MemcachedReader(() => runtime.endpoint(service, replica, c.port), 800);
       out.push({
         name: host,
         source: "memcached",
         async read() {
-          const s = await at((ep) => memcachedStats(ep, 800));
+          const s = await reader.read();
           return Object.fromEntries(MEMCACHED_KEYS.filter((k) => s[k] !== undefined).map((k) => [k, s[k] as number]));
         },
+        open: () => reader.open(),
+        close: () => reader.close(),
       });
     } else if (c.kind === "postgres") {
       const at = endpointOf(c.port);

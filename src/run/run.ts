@@ -128,6 +128,8 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     progress(`removed leftovers of run ${r.run} (owner ${r.owner}, lease expired): ${r.containers} containers, ${r.networks} networks`);
 
   const runtime = new DockerRuntime(runId);
+  // Made before the topology, so a reader can take its connection as soon as its component is up.
+  const samplers = samplersFor(plan, runtime);
   try {
     const up = await bringUp(plan, runtime, {
       source: opts.source,
@@ -138,6 +140,10 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
       onLeaseLost: (why) => {
         progress(why);
         harnessBroke.abort(new Error(why));
+      },
+      onComponentReady: async (c) => {
+        // Bounded by the reader's own timeout; a failure is retried by its first read.
+        for (const s of samplers) if (s.name === c.host && s.open) await s.open().catch(() => {});
       },
     });
     const toxiproxy = up.toxiproxy;
@@ -159,7 +165,7 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
       record.event(e);
       progress(`  ${(e.actual_ms / 1000).toFixed(1).padStart(5)} s  ${e.action} ${e.fault}${e.error ? ` — ${e.error}` : ""}`);
     });
-    observer = new Observer(samplersFor(plan, runtime), (c) => {
+    observer = new Observer(samplers, (c) => {
       components.push(c);
       record.sample(c);
     });
@@ -221,7 +227,8 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     }
   } finally {
     const t = Date.now();
-    await observer?.stop().catch(() => {});
+    if (observer) await observer.stop().catch(() => {});
+    else await Promise.all(samplers.map((x) => x.close?.().catch(() => {}))); // readers opened during up
     await timeline?.finish().catch(() => {});
     stopWatch?.();
     teardown = await runtime.down().catch((e: Error) => {

@@ -39,6 +39,8 @@ export async function bringUp(
     signal?: AbortSignal;
     calibrate?: CalibrationNeed[];
     onLeaseLost?: (why: string) => void;
+    /** told when each container is ready, before the next starts (readers that must connect early) */
+    onComponentReady?: (c: TopologyPlan["containers"][number]) => Promise<void>;
   },
 ): Promise<UpResult> {
   const { progress, signal } = opts;
@@ -68,6 +70,7 @@ export async function bringUp(
         toxiproxy = new ToxiproxyApi(await runtime.endpoint(TOXIPROXY_SERVICE, 1, TOXIPROXY_API_PORT));
         await toxiproxy.createProxies(plan.proxies);
       }
+      await opts.onComponentReady?.(c);
       const need = opts.calibrate?.find((n) => n.db === c.service);
       if (need && c.replica === 1) calibrations.push(await calibrate(plan, runtime, need, progress, signal));
     },

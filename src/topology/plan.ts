@@ -133,8 +133,15 @@ function servicePlan(s: Scenario, name: string, svc: Service, replica: number, d
       break;
     }
     case "postgres":
-      // POSTGRES_PASSWORD is the run's own, added by the runtime when the container is created
-      Object.assign(env, { POSTGRES_USER: "cascade", POSTGRES_DB: "cascade" });
+      // POSTGRES_PASSWORD is the run's own, added by the runtime when the container is created. md5,
+      // not scram: scram's PBKDF2 on each new connection costs a CPU-limited database its baseline
+      // (see docker/postgres/Dockerfile); the official image's entrypoint takes the same choice here.
+      Object.assign(env, {
+        POSTGRES_USER: "cascade",
+        POSTGRES_DB: "cascade",
+        POSTGRES_HOST_AUTH_METHOD: "md5",
+        POSTGRES_INITDB_ARGS: "--auth-host=md5 -c password_encryption=md5",
+      });
       // pg_stat_statements: statements and their execution time, as the database counts them
       cmd ??= ["postgres", "-c", `port=${port}`, "-c", "max_connections=300", "-c", "shared_preload_libraries=pg_stat_statements"];
       break;

@@ -1,7 +1,7 @@
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { readCgroup } from "../../src/observe/sources/cgroup.js";
-import { memcachedStats, parseMemcachedStats } from "../../src/observe/sources/memcached.js";
+import { MemcachedReader, memcachedStats, parseMemcachedStats } from "../../src/observe/sources/memcached.js";
 import { parsePrometheus, sumOf } from "../../src/observe/sources/prometheus.js";
 
 describe("memcached stats", () => {
@@ -35,6 +35,53 @@ describe("memcached stats", () => {
     try {
       await expect(memcachedStats({ host: "127.0.0.1", port }, 100)).rejects.toThrow(`127.0.0.1:${port}: no answer in 100 ms`);
     } finally {
+      server.close();
+    }
+  });
+});
+
+describe("memcached reader holding one connection", () => {
+  it("reads stats each time over the connection it opened first, and reconnects after the server closes it", async () => {
+    let connections = 0;
+    let reads = 0;
+    const server = createServer((sock) => {
+      connections++;
+      sock.on("data", () => {
+        reads++;
+        sock.write(`STAT total_connections ${connections}\r\nSTAT cmd_get ${reads}\r\nEND\r\n`);
+        if (reads === 2) setTimeout(() => sock.destroy(), 10); // a killed memcached
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    const reader = new MemcachedReader(async () => ({ host: "127.0.0.1", port }), 500);
+    try {
+      await reader.open();
+      expect(connections).toBe(1); // taken before anyone reads
+      expect(await reader.read()).toEqual({ total_connections: 1, cmd_get: 1 });
+      expect(await reader.read()).toEqual({ total_connections: 1, cmd_get: 2 });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await reader.read()).toEqual({ total_connections: 2, cmd_get: 3 });
+    } finally {
+      await reader.close();
+      server.close();
+    }
+  });
+
+  it("fails a read that gets no answer in time, and tries a new connection on the next", async () => {
+    let connections = 0;
+    const server = createServer(() => {
+      connections++;
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    const reader = new MemcachedReader(async () => ({ host: "127.0.0.1", port }), 100);
+    try {
+      await expect(reader.read()).rejects.toThrow("no answer in 100 ms");
+      await expect(reader.read()).rejects.toThrow("no answer in 100 ms");
+      expect(connections).toBe(2);
+    } finally {
+      await reader.close();
       server.close();
     }
   });
