@@ -163,15 +163,18 @@ export function connections(s: Series, span: Span): Connections[] {
   }
   for (const { svc } of rowsOf(s, "postgres", span)) {
     const one = { kinds: { [svc]: "postgres" }, services: s.services } as unknown as Series;
-    const opened = total(one, "postgres", "sessions_per_s", span);
-    if (opened === null) continue; // Postgres before 14 counts no sessions
-    // The harness's own reader reconnects after a failure: not the system's churn, but too rare to matter.
+    // Sessions count the connections that were established (Postgres 14+). Postgres forks a backend
+    // for every connection, so processes started in its container (its cgroup, sampled each second:
+    // a lower bound) also count the attempts a starved server never established.
+    const sessions = total(one, "postgres", "sessions_per_s", span);
+    const backends = total(one, "postgres", "procs_started_per_s", span);
+    if (sessions === null && backends === null) continue;
     out.push({
       dep: svc,
-      opened,
+      opened: Math.max(sessions ?? 0, backends ?? 0),
       refused: total(one, "postgres", "sessions_fatal_per_s", span),
       refusedWord: "ended in a fatal error",
-      source: `${svc} (postgres pg_stat_database sessions, sessions_fatal)`,
+      source: `${svc} (postgres pg_stat_database sessions and sessions_fatal; backends started, from its cgroup)`,
     });
   }
   return out;

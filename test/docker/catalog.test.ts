@@ -2,11 +2,14 @@
 // file, run on real containers. The naive one must cascade through its named mechanism; the
 // mitigated one must meet its own `expect:` block (no cascade; for the retry storm, whose
 // brownout removes half the database, not metastable) and stay within its SLO. The verdicts come
-// from the analysis of what was measured.
+// from the analysis of what was measured — and again with the app's /metrics left out (the
+// dependencies' counters alone): whether it cascaded must not depend on the app's help.
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { judge } from "../../src/analyze/analyze.js";
+import { readRun } from "../../src/analyze/stored.js";
 import { resolveSource } from "../../src/images/source.js";
 import { SCENARIOS_DIR } from "../../src/paths.js";
 import { type RunResult, runScenarioFile } from "../../src/run/run.js";
@@ -45,6 +48,9 @@ describe.each(pairs)("%s", (pair) => {
     expect(a?.verdict).toBe("cascade");
     // its SLO misses are waived (it expects the cascade): the gate passes, exit 0
     expect(a?.gate).toMatchObject({ pass: true, exit: 0, slo_waived: true });
+    const box = judge(readRun(r.dir), { blackBox: true });
+    expect(box.verdict, `${pair} as a black box`).toBe("cascade");
+    expect(box.recovery.metastable).toBe(a?.recovery.metastable);
   });
 
   it("mitigated: what its expect block says (no cascade, or at least not metastable), within its SLO", async () => {
@@ -55,6 +61,9 @@ describe.each(pairs)("%s", (pair) => {
     expect(a?.expectations.checks.filter((c) => !c.pass)).toEqual([]);
     expect(a?.slo.objectives.filter((o) => !o.pass)).toEqual([]);
     expect(a?.gate).toMatchObject({ pass: true, exit: 0 });
+    const box = judge(readRun(r.dir), { blackBox: true });
+    // not a cascade from outside either — unless only the app's own shed counter showed it contained
+    if (a?.backpressure.held !== true) expect(box.verdict, `${pair} as a black box`).not.toBe("cascade");
   });
 });
 
