@@ -1,7 +1,7 @@
 // The run folder: reports/<scenario>/<timestamp>/. Samples and events are appended line by line
 // with synchronous writes as the run goes, so a crash or SIGKILL keeps everything up to the
 // last completed second.
-import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const FILES = {
@@ -36,7 +36,7 @@ export class RunRecord {
       writeFileSync(join(this.dir, FILES.samples), "");
       writeFileSync(join(this.dir, FILES.events), "");
     } catch (e) {
-      throw new RecordUnwritable(`cannot write the run record under ${root}: ${why(e)}`, false);
+      throw new RecordUnwritable(`cannot write the run record under ${root}: ${why(writableError(root) ?? e)}`, false);
     }
   }
 
@@ -65,6 +65,16 @@ export class RunRecord {
       this.failure = `cannot write ${join(this.dir, name)}: ${why(e)}`;
       this.onFailure?.(this.failure);
     }
+  }
+}
+
+/** Node's recursive mkdir answers ENOENT on a read-only file system: ask the folder itself. */
+function writableError(root: string): unknown {
+  try {
+    if (existsSync(root)) accessSync(root, constants.W_OK);
+    return undefined;
+  } catch (e) {
+    return e;
   }
 }
 
