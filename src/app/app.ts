@@ -124,9 +124,12 @@ export async function startApp(config: AppConfig, opts: StartOptions = {}): Prom
 
   let dbReady = false;
   const dbInit = db
-    ? db.init(config.keys, config.dbInitTimeoutMs).then(() => {
-        dbReady = true;
-      })
+    ? db
+        .init(config.keys, config.dbInitTimeoutMs)
+        .then(() => db.warm())
+        .then(() => {
+          dbReady = true;
+        })
     : new Promise<void>(() => {});
   dbInit.catch(() => {}); // the caller decides what a failed start-up means
 

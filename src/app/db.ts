@@ -116,6 +116,25 @@ export class Database {
     }
   }
 
+  /**
+   * Opens the pool's connections now, one after another, and hands them back: a cold pool met by
+   * the first second of load opens them all at once, and a CPU-limited database then answers the
+   * first reads past their timeout — a retry storm before any fault. Best effort: it stops at the
+   * first connection that fails (the pool opens the rest on demand, as it would have).
+   */
+  async warm(): Promise<number> {
+    const pool = this.current;
+    const held: pg.PoolClient[] = [];
+    try {
+      for (let i = 0; i < this.poolShape.poolSize; i++) held.push(await pool.connect());
+    } catch (e) {
+      this.log(`postgres: warmed ${held.length} of ${this.poolShape.poolSize} pool connections (${errorMessage(e)})`);
+    } finally {
+      for (const c of held) c.release();
+    }
+    return held.length;
+  }
+
   private async initOnce(keys: number, connectTimeoutMs: number): Promise<void> {
     // A client of its own, not the pool: seeding many keys may take longer than statement_timeout.
     const client = new pg.Client({
