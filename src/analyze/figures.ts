@@ -69,7 +69,8 @@ export function max(s: Series, kind: string, key: string, span: Span): number | 
   return m;
 }
 
-const names = (s: Series, kind: string) =>
+/** The services of a kind, for naming where a figure came from: "db", "app". */
+export const names = (s: Series, kind: string) =>
   Object.entries(s.kinds)
     .filter(([, k]) => k === kind)
     .map(([svc]) => svc)

@@ -2,7 +2,19 @@
 // the impact window (fault start → end of the run) against the baseline, measured from the
 // dependencies' own counters (figures.ts) so it holds for a system whose app exports nothing. A
 // score of 0.5 or more is a finding; under 0.2 the mechanism is absent; between, a contributing sign.
-import { cacheHits, connections, dbCalls, dbFailures, dbServiceMs, lbLayer, max, type Span, total, userRequests } from "./figures.js";
+import {
+  cacheHits,
+  connections,
+  dbCalls,
+  dbFailures,
+  dbServiceMs,
+  lbLayer,
+  max,
+  names,
+  type Span,
+  total,
+  userRequests,
+} from "./figures.js";
 import type { Series, ServiceSecond } from "./series.js";
 
 export type { Span } from "./figures.js";
@@ -31,11 +43,6 @@ export interface Backpressure {
 }
 
 const clamp01 = (x: number) => Math.max(0, Math.min(1, x));
-const names = (s: Series, kind: string) =>
-  Object.entries(s.kinds)
-    .filter(([, k]) => k === kind)
-    .map(([svc]) => svc)
-    .join(", ");
 const round = (x: number | null, d = 2) => (x === null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
 
 const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : a / b);
