@@ -61,7 +61,8 @@ describe("retries on vs off under the same brownout", () => {
   }, 240_000);
 
   it("finds retry amplification only with retries on", () => {
-    const amp = (r: RunResult) => r.analysis?.mechanisms.find((m) => m.name === "retries")?.numbers.amplification as number | null;
+    // the app's layer: attempts per read from its own counters (no LB here, so also the product)
+    const amp = (r: RunResult) => r.analysis?.mechanisms.find((m) => m.name === "retries")?.numbers.app_layer as number | null;
     console.log(
       `retries on: ${on.analysis?.verdict}, amplification ${amp(on)}, recovery ${JSON.stringify(on.analysis?.recovery)}\n` +
         `retries off: ${off.analysis?.verdict}, amplification ${amp(off)}, recovery ${JSON.stringify(off.analysis?.recovery)}`,
