@@ -1,5 +1,6 @@
 // The black-box comparison's rows and table (bench/black-box.ts), apart from the file walking so a
 // unit test can run it on the recorded fixtures.
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type Analysis, judge } from "../src/analyze/analyze.js";
 import { readRun } from "../src/analyze/stored.js";
@@ -99,17 +100,12 @@ export function blackBoxTable(rows: BlackBoxRow[]): string {
 }
 
 /** Run folders under a root (the root itself when it is one): folders holding samples.ndjson, up to 3 deep. */
-export function runFolders(
-  root: string,
-  list: (dir: string) => string[],
-  exists: (path: string) => boolean,
-  isDir: (path: string) => boolean,
-  depth = 3,
-): string[] {
-  if (exists(join(root, "samples.ndjson"))) return [root];
+export function runFolders(root: string, depth = 3): string[] {
+  const isDir = (p: string) => statSync(p, { throwIfNoEntry: false })?.isDirectory() === true;
+  if (existsSync(join(root, "samples.ndjson"))) return [root];
   if (depth === 0 || !isDir(root)) return [];
-  return list(root)
+  return readdirSync(root)
     .map((f) => join(root, f))
     .filter(isDir)
-    .flatMap((d) => runFolders(d, list, exists, isDir, depth - 1));
+    .flatMap((d) => runFolders(d, depth - 1));
 }

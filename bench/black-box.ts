@@ -4,7 +4,7 @@
 // mechanisms, retries per layer (LB, app, their product, the database's calls per user request)
 // for both, and whether they agree. Writes reports/bench-blackbox-<time>.md; exits 1 on a
 // disagreement other than backpressure, which a black box does not judge (see README).
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { reportsDir } from "../src/paths.js";
 import { blackBoxRow, blackBoxTable, runFolders } from "./black-box-table.js";
@@ -14,14 +14,7 @@ if (!roots.length) {
   process.stderr.write("usage: npm run bench:blackbox -- <run folder or a folder holding run folders>…\n");
   process.exit(64);
 }
-const dirs = roots.flatMap((r) =>
-  runFolders(
-    resolve(r),
-    (d) => readdirSync(d),
-    (p) => existsSync(p),
-    (p) => statSync(p).isDirectory(),
-  ),
-);
+const dirs = roots.flatMap((r) => runFolders(resolve(r)));
 const rows = dirs.map((d) => blackBoxRow(d));
 const table = blackBoxTable(rows);
 mkdirSync(reportsDir(), { recursive: true });

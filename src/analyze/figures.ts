@@ -42,18 +42,18 @@ function paired(s: Series, kind: string, keys: string[], span: Span): { sum: num
   return seconds ? { sum, requests, seconds } : null;
 }
 
-/** Rows of every service of a kind over a span (replicas already summed per service). */
-function rowsOf(s: Series, kind: string, span: Span): Array<{ svc: string; rows: Array<Record<string, number>> }> {
+/** Rows of every service of a kind (or only `only`, one of them) over a span (replicas already summed per service). */
+function rowsOf(s: Series, kind: string, span: Span, only?: string): Array<{ svc: string; rows: Array<Record<string, number>> }> {
   return Object.entries(s.kinds)
-    .filter(([, k]) => k === kind)
+    .filter(([svc, k]) => k === kind && (only === undefined || svc === only))
     .map(([svc]) => ({ svc, rows: (s.services[svc] ?? []).slice(span.from, span.to) }));
 }
 
-/** Sum of a key over a span for every service of a kind; null when no second had it. */
-export function total(s: Series, kind: string, key: string, span: Span): number | null {
+/** Sum of a key over a span for every service of a kind (or the one named); null when no second had it. */
+export function total(s: Series, kind: string, key: string, span: Span, only?: string): number | null {
   let sum = 0;
   let seen = false;
-  for (const { rows } of rowsOf(s, kind, span))
+  for (const { rows } of rowsOf(s, kind, span, only))
     for (const r of rows)
       if (r[key] !== undefined) {
         sum += r[key] as number;
@@ -153,27 +153,25 @@ export interface Connections {
 export function connections(s: Series, span: Span): Connections[] {
   const out: Connections[] = [];
   for (const { svc } of rowsOf(s, "memcached", span)) {
-    const one = { kinds: { [svc]: "memcached" }, services: s.services } as unknown as Series;
     out.push({
       dep: svc,
-      opened: total(one, "memcached", "total_connections_per_s", span),
-      refused: total(one, "memcached", "rejected_connections_per_s", span),
+      opened: total(s, "memcached", "total_connections_per_s", span, svc),
+      refused: total(s, "memcached", "rejected_connections_per_s", span, svc),
       refusedWord: "refused",
       source: `${svc} (memcached total_connections, rejected_connections)`,
     });
   }
   for (const { svc } of rowsOf(s, "postgres", span)) {
-    const one = { kinds: { [svc]: "postgres" }, services: s.services } as unknown as Series;
     // Sessions count the connections that were established (Postgres 14+). Postgres forks a backend
     // for every connection, so processes started in its container (its cgroup, sampled each second:
     // a lower bound) also count the attempts a starved server never established.
-    const sessions = total(one, "postgres", "sessions_per_s", span);
-    const backends = total(one, "postgres", "procs_started_per_s", span);
+    const sessions = total(s, "postgres", "sessions_per_s", span, svc);
+    const backends = total(s, "postgres", "procs_started_per_s", span, svc);
     if (sessions === null && backends === null) continue;
     out.push({
       dep: svc,
       opened: Math.max(sessions ?? 0, backends ?? 0),
-      refused: total(one, "postgres", "sessions_fatal_per_s", span),
+      refused: total(s, "postgres", "sessions_fatal_per_s", span, svc),
       refusedWord: "ended in a fatal error",
       source: `${svc} (postgres pg_stat_database sessions and sessions_fatal; backends started, from its cgroup)`,
     });

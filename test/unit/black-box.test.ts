@@ -1,7 +1,7 @@
 // The black-box comparison's machinery (bench/black-box-table.ts) on the recorded runs: each run
 // analysed with the app's /metrics and without; the heavy proof (`npm run bench:blackbox` over a
 // whole catalog run) is run by hand.
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { blackBoxRow, blackBoxTable, productVsDb, runFolders } from "../../bench/black-box-table.js";
@@ -9,12 +9,7 @@ import { blackBoxRow, blackBoxTable, productVsDb, runFolders } from "../../bench
 const root = fileURLToPath(new URL("../fixtures/runs", import.meta.url));
 
 describe("bench:blackbox", () => {
-  const dirs = runFolders(
-    root,
-    (d) => readdirSync(d),
-    existsSync,
-    (p) => statSync(p).isDirectory(),
-  );
+  const dirs = runFolders(root);
   const rows = dirs.map(blackBoxRow);
 
   it("finds every recorded run and judges each twice, agreeing (shedding excepted, which a black box does not judge)", () => {
