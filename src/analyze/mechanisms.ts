@@ -244,12 +244,13 @@ export function mechanisms(
     Math.max(1, (callsB.value ?? 0) / Math.max(1, base.to - base.from)),
   );
   const cacheKnown = hitPerReqB !== null;
+  // A database at its CPU limit completes only what it can: the calls it finished then fall short
+  // of the lost hits because it is the bottleneck, so a many-fold rise is enough there.
+  const saturated = sat !== null && sat >= 0.9;
+  const shifted = rise !== null && (rise >= 0.5 * lostHits || (saturated && rise >= 0.1 && multiple !== null && multiple >= 3));
   out.push({
     name: "load-shift",
-    score:
-      cacheKnown && lostHits >= 0.1 && rise !== null && rise >= 0.5 * lostHits
-        ? (round(clamp01(lostHits / 0.5) * 0.7 + (sat !== null && sat >= 0.9 ? 0.3 : 0)) ?? 0)
-        : 0,
+    score: cacheKnown && lostHits >= 0.1 && shifted ? (round(clamp01(lostHits / 0.5) * 0.7 + (saturated ? 0.3 : 0)) ?? 0) : 0,
     numbers: {
       cache_hits_per_request: round(hitPerReqI),
       baseline_cache_hits_per_request: round(hitPerReqB),
@@ -270,7 +271,10 @@ export function mechanisms(
       ? "no cache in the topology: no load could shift from one"
       : `cache hits per request ${x2(hitPerReqB)} → ${x2(hitPerReqI)}; database calls per request ${x2(perReqB)} → ${x2(perReqI)}` +
         (rise !== null && rise > 0 ? ` (lost hits explain ${Math.round(explained * 100)} % of the rise)` : "") +
-        (sat !== null ? `; database CPU at ${Math.round(sat * 100)} % of its limit` : ""),
+        (sat !== null ? `; database CPU at ${Math.round(sat * 100)} % of its limit` : "") +
+        (saturated && rise !== null && rise < 0.5 * lostHits && shifted
+          ? ` (it finished only what its CPU allowed: ×${round(multiple, 1)} its baseline calls)`
+          : ""),
   });
 
   // Connection churn at any dependency: new connections per request above the baseline's, as the

@@ -133,7 +133,7 @@ export async function calibratePostgres(service: string, ep: Endpoint, opts: Cal
       perQuery.push(...probe.per_query);
       cpuMs += probe.cpu_ms;
       wallMs += probe.wall_ms;
-      if (readRows && i % 2 === 0) reads.push(...(await measure(readRows, 1)).per_query);
+      if (readRows) reads.push(...(await measure(readRows, 1)).per_query);
     }
     const perQueryMs = median(perQuery);
     if (perQueryMs <= 0) throw new Error(`calibrating ${service}: the probe used no measurable CPU`);

@@ -11,6 +11,22 @@ import { planTopology } from "../../src/topology/plan.js";
 
 const run = (name: string) => readRun(fileURLToPath(new URL(`../fixtures/runs/${name}`, import.meta.url)));
 
+describe("a saturated database finishes fewer calls than the cache lost (catalog memcached-crash naive)", () => {
+  const a = analyze(run("saturated-load-shift"));
+  const shift = a.mechanisms.find((m) => m.name === "load-shift");
+
+  it("is still load shift: the database at its CPU limit, its calls many times the baseline's", () => {
+    const n = (k: string) => Number(shift?.numbers[k]);
+    // the rise alone is below half the lost hits: only the database's own limit explains it
+    expect(n("db_calls_per_request") - n("baseline_db_calls_per_request")).toBeLessThan(
+      0.5 * (n("baseline_cache_hits_per_request") - n("cache_hits_per_request")),
+    );
+    expect(n("db_cpu_share_of_limit")).toBeGreaterThanOrEqual(0.9);
+    expect(a.primary?.name).toBe("load-shift");
+    expect(shift?.finding).toMatch(/finished only what its CPU allowed: ×20\.6/);
+  });
+});
+
 describe("cold cache: the cache killed in front of a CPU-limited database", () => {
   const r = run("cold-cache-load-shift");
   const a = analyze(r);
