@@ -36,14 +36,15 @@ const mechanismsOf = (r: RunResult) =>
     .map((m) => m?.name)
     .join(", ") || "-";
 const seconds = (r: RunResult) => Math.round((Date.parse(r.ended) - Date.parse(r.started)) / 1000);
+/** The verdict, and when the setup did not hold, which bar it missed (a CI log shows only this table). */
+const verdictOf = (r: RunResult) =>
+  `${r.analysis?.verdict}${r.analysis?.recovery.metastable ? " (metastable)" : ""}${r.analysis?.setup?.failure ? `: ${r.analysis.setup.failure}` : ""}`;
 
 describe.each(pairs)("%s", (pair) => {
   it("naive: cascades through its named mechanism", async () => {
     const r = await run(`${pair}.naive.yaml`);
     const a = r.analysis;
-    table.push(
-      `| ${pair} | naive | ${a?.verdict}${a?.recovery.metastable ? " (metastable)" : ""} | ${mechanismsOf(r)} | ${seconds(r)} s |`,
-    );
+    table.push(`| ${pair} | naive | ${verdictOf(r)} | ${mechanismsOf(r)} | ${seconds(r)} s |`);
     expect(a?.expectations.checks.filter((c) => !c.pass)).toEqual([]);
     expect(a?.verdict).toBe("cascade");
     // its SLO misses are waived (it expects the cascade): the gate passes, exit 0
@@ -56,7 +57,7 @@ describe.each(pairs)("%s", (pair) => {
   it("mitigated: what its expect block says (no cascade, or at least not metastable), within its SLO", async () => {
     const r = await run(`${pair}.mitigated.yaml`);
     const a = r.analysis;
-    table.push(`| ${pair} | mitigated | ${a?.verdict} | ${mechanismsOf(r)} | ${seconds(r)} s |`);
+    table.push(`| ${pair} | mitigated | ${verdictOf(r)} | ${mechanismsOf(r)} | ${seconds(r)} s |`);
     expect(a?.expectations.checks.length).toBeGreaterThan(0);
     expect(a?.expectations.checks.filter((c) => !c.pass)).toEqual([]);
     expect(a?.slo.objectives.filter((o) => !o.pass)).toEqual([]);
