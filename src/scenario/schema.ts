@@ -186,10 +186,28 @@ export const Balancer = z
       ctx.addIssue({ code: "custom", path: ["retryOn"], message: "none means no retries: it cannot be listed with other keywords" });
   });
 
+/** A Dockerfile folder the harness builds the service's image from (`docker build --network host`). */
+export const Build = z.union([
+  z.string().min(1).meta({ description: "the build context: a folder with a Dockerfile, relative to the scenario file" }),
+  z.strictObject({
+    context: z.string().min(1).meta({ description: "the build context, relative to the scenario file" }),
+    dockerfile: z.string().min(1).optional().meta({ description: "the Dockerfile's path inside the context (default Dockerfile)" }),
+    args: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
+      .optional()
+      .meta({ description: "build arguments (--build-arg)" }),
+  }),
+]);
+
 export const Service = z
   .strictObject({
     kind: ServiceKind,
-    image: z.string().min(1).optional().meta({ description: "image reference; required for kind: image" }),
+    image: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: "image reference; kind: image needs it or build (with build, the tag the build gets)" }),
+    build: Build.optional().meta({ description: "kind: image: build the image from a Dockerfile folder before the run" }),
     command: z.array(z.string()).optional(),
     port: z.number().int().min(1).max(65535).optional().meta({ description: "the port the service listens on" }),
     replicas: z.number().int().min(1).max(50).default(1),
@@ -211,7 +229,8 @@ export const Service = z
     config: z.record(z.string(), z.unknown()).default({}).meta({ description: "reference app settings" }),
   })
   .superRefine((s, ctx) => {
-    if (s.kind === "image" && !s.image) ctx.addIssue({ code: "custom", path: ["image"], message: "kind: image needs an image" });
+    if (s.kind === "image" && !s.image && !s.build)
+      ctx.addIssue({ code: "custom", path: ["image"], message: "kind: image needs an image or a build" });
     if (s.kind === "image" && !s.port) ctx.addIssue({ code: "custom", path: ["port"], message: "kind: image needs a port" });
     if (s.kind === "haproxy" && !s.backend)
       ctx.addIssue({ code: "custom", path: ["backend"], message: "kind: haproxy needs a backend service" });
@@ -516,6 +535,7 @@ export type MemoryHogFault = z.output<typeof MemoryHogFault>;
 export type CpuStressFault = z.output<typeof CpuStressFault>;
 export type AppFault = z.output<typeof AppFault>;
 export type Readiness = z.output<typeof Readiness>;
+export type Build = z.output<typeof Build>;
 export type Slo = z.output<typeof Slo>;
 export type Baseline = z.output<typeof Baseline>;
 export type Expect = z.output<typeof Expect>;

@@ -32,8 +32,13 @@ export interface ContainerPlan {
   /** DNS name inside the run network, e.g. "app-2"; the service name is an alias for all replicas. */
   host: string;
   kind: ServiceKind | "toxiproxy";
-  /** Role whose image to use, or a user image reference. */
-  image: { role: Role } | { ref: string };
+  /** Role whose image to use, a user image reference, or a Dockerfile folder to build (its `ref`
+   * is filled in when the image is built, before the container is created). */
+  image: { role: Role } | { ref: string } | { build: BuildPlan; tag?: string; ref?: string };
+  /** Names on the run network: its host name, and the service name unless a proxy answers on it. */
+  aliases: string[];
+  /** Env variables the runtime fills with this run's database password (never planned or recorded). */
+  secretEnv?: string[];
   cmd?: string[];
   env: Record<string, string>;
   port: number;
@@ -44,6 +49,13 @@ export interface ContainerPlan {
   ulimits: Record<string, number>;
   restart: Service["restart"];
   ready: ReadyCheck;
+}
+
+export interface BuildPlan {
+  /** absolute path of the build context */
+  context: string;
+  dockerfile: string;
+  args: Record<string, string>;
 }
 
 export interface ProxyPlan {
@@ -76,35 +88,80 @@ export function redactedPlan(plan: TopologyPlan): TopologyPlan {
 }
 export const portOf = (s: Service): number => s.port ?? (s.kind === "image" ? 0 : DEFAULT_PORT[s.kind]);
 
+/** The name a dependency's own containers keep when Toxiproxy answers on its service name. */
+export const originName = (service: string) => `${service}-origin`;
+
+/**
+ * Dependencies whose service name Toxiproxy can take, so an app that dials `db:5432` from its own
+ * config goes through the link's proxy without rewiring: the dependency's only inbound link is
+ * proxied (every client of that name is that link), and no other such dependency, nor Toxiproxy's
+ * API or the numbered proxy ports, uses the same port. The rest are reached through <DEP>_ADDR only.
+ */
+export function byNameLinks(s: Scenario): Map<string, Link> {
+  const out = new Map<string, Link>();
+  const ports = new Set<number>([TOXIPROXY_API_PORT]);
+  for (const to of Object.keys(s.services)) {
+    const inbound = s.links.filter((l) => l.to === to);
+    const port = portOf(s.services[to] as Service);
+    const only = inbound.length === 1 ? inbound[0] : undefined;
+    if (!only?.proxy || ports.has(port) || (port >= PROXY_PORT_BASE && port < PROXY_PORT_BASE + s.links.length)) continue;
+    ports.add(port);
+    out.set(to, only);
+  }
+  return out;
+}
+
+/** Why a proxied link is reached through <DEP>_ADDR only (for the dry run), or undefined. */
+export function notByName(s: Scenario, l: Link): string | undefined {
+  if (!l.proxy || byNameLinks(s).get(l.to) === l) return undefined;
+  const inbound = s.links.filter((x) => x.to === l.to).length;
+  return inbound > 1
+    ? `${inbound} links reach ${l.to}: its name stays its own, the proxy answers at ${l.to.toUpperCase().replaceAll("-", "_")}_ADDR`
+    : `port ${portOf(s.services[l.to] as Service)} is taken on Toxiproxy: the proxy answers at ${l.to.toUpperCase().replaceAll("-", "_")}_ADDR`;
+}
+
 export function planTopology(s: Scenario): TopologyPlan {
   const proxies: ProxyPlan[] = [];
   const addr = new Map<string, string>(); // "from->to" → host:port the "from" side dials
+  const byName = byNameLinks(s);
   s.links.forEach((l, i) => {
     const to = s.services[l.to] as Service;
-    if (l.proxy) {
+    const port = portOf(to);
+    if (l.proxy && byName.get(l.to) === l) {
+      // Toxiproxy answers on the dependency's own name and port; the dependency keeps another name.
+      proxies.push({ name: proxyName(l), link: linkName(l), listen: `0.0.0.0:${port}`, upstream: `${originName(l.to)}:${port}` });
+      addr.set(linkName(l), `${l.to}:${port}`);
+    } else if (l.proxy) {
       const listenPort = PROXY_PORT_BASE + i;
-      proxies.push({ name: proxyName(l), link: linkName(l), listen: `0.0.0.0:${listenPort}`, upstream: `${l.to}:${portOf(to)}` });
+      proxies.push({ name: proxyName(l), link: linkName(l), listen: `0.0.0.0:${listenPort}`, upstream: `${l.to}:${port}` });
       addr.set(linkName(l), `${TOXIPROXY_SERVICE}:${listenPort}`);
-    } else addr.set(linkName(l), `${l.to}:${portOf(to)}`);
+    } else addr.set(linkName(l), `${l.to}:${port}`);
   });
 
   const containers: ContainerPlan[] = [];
-  if (proxies.length > 0) containers.push(toxiproxyPlan(proxies.map((p) => Number(p.listen.split(":")[1]))));
+  if (proxies.length > 0)
+    containers.push(
+      toxiproxyPlan(
+        proxies.map((p) => Number(p.listen.split(":")[1])),
+        [...byName.keys()],
+      ),
+    );
   for (const name of startOrder(s)) {
     const svc = s.services[name] as Service;
     const deps = s.links.filter((l) => l.from === name);
-    for (let r = 1; r <= svc.replicas; r++) containers.push(servicePlan(s, name, svc, r, deps, addr));
+    for (let r = 1; r <= svc.replicas; r++) containers.push(servicePlan(s, name, svc, r, deps, addr, byName.has(name)));
   }
   return { scenario: s.name, containers, proxies, target: { service: s.load.target, port: portOf(s.services[s.load.target] as Service) } };
 }
 
-function toxiproxyPlan(publish: number[]): ContainerPlan {
+function toxiproxyPlan(publish: number[], names: string[]): ContainerPlan {
   return {
     service: TOXIPROXY_SERVICE,
     replica: 1,
     host: `${TOXIPROXY_SERVICE}-1`,
     kind: "toxiproxy",
     image: { role: "toxiproxy" },
+    aliases: [`${TOXIPROXY_SERVICE}-1`, TOXIPROXY_SERVICE, ...names],
     env: {},
     port: TOXIPROXY_API_PORT,
     publish,
@@ -114,7 +171,15 @@ function toxiproxyPlan(publish: number[]): ContainerPlan {
   };
 }
 
-function servicePlan(s: Scenario, name: string, svc: Service, replica: number, deps: Link[], addr: Map<string, string>): ContainerPlan {
+function servicePlan(
+  s: Scenario,
+  name: string,
+  svc: Service,
+  replica: number,
+  deps: Link[],
+  addr: Map<string, string>,
+  proxiedByName: boolean,
+): ContainerPlan {
   const port = portOf(svc);
   const env: Record<string, string> = {};
   // Every dependency is reachable as <NAME>_ADDR=host:port (through Toxiproxy when proxied).
@@ -168,7 +233,13 @@ function servicePlan(s: Scenario, name: string, svc: Service, replica: number, d
     replica,
     host: `${name}-${replica}`,
     kind: svc.kind,
-    image: svc.image ? { ref: svc.image } : { role: svc.kind as Role },
+    image: svc.build
+      ? { build: buildPlan(svc.build), ...(svc.image ? { tag: svc.image } : {}) }
+      : svc.image
+        ? { ref: svc.image }
+        : { role: svc.kind as Role },
+    aliases: [`${name}-${replica}`, proxiedByName ? originName(name) : name],
+    ...(svc.kind === "image" && deps.some((l) => s.services[l.to]?.kind === "postgres") ? { secretEnv: ["PGPASSWORD"] } : {}),
     ...(cmd ? { cmd } : {}),
     env,
     port,
@@ -179,6 +250,11 @@ function servicePlan(s: Scenario, name: string, svc: Service, replica: number, d
     restart: svc.restart,
     ready: readyCheck(svc, port),
   };
+}
+
+function buildPlan(b: NonNullable<Service["build"]>): BuildPlan {
+  const o = typeof b === "string" ? { context: b } : b;
+  return { context: o.context, dockerfile: o.dockerfile ?? "Dockerfile", args: o.args ?? {} };
 }
 
 function readyCheck(svc: Service, port: number): ReadyCheck {

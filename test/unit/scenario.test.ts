@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -641,5 +641,39 @@ faults:
     ]);
     const flow = `name: x\nservices: ${"{a: ".repeat(5000)}1${"}".repeat(5000)}\n`;
     expect(brief(issuesOf(flow))).toEqual(["2:267 (syntax): 65 brackets deep: a scenario nests at most 64 levels"]);
+  });
+});
+
+describe("build: a service's own Dockerfile folder", () => {
+  const write = (build: string, kind = "image") => {
+    const dir = mkdtempSync(join(tmpdir(), "cascade-build-"));
+    mkdirSync(join(dir, "web"));
+    mkdirSync(join(dir, "empty"));
+    writeFileSync(join(dir, "web", "Dockerfile"), "FROM scratch\n");
+    const file = join(dir, "s.yaml");
+    writeFileSync(
+      file,
+      `name: b\nservices:\n  web:\n    kind: ${kind}\n    build: ${build}\n    port: 80\nlinks: []\nload: { target: web, phases: [{ duration: 1s, rate: 1 }] }\n`,
+    );
+    return { dir, file };
+  };
+  const problems = async (file: string) => ((await loadScenario(file).catch((e: unknown) => e)) as ScenarioInvalid).issues;
+
+  it("resolves the context against the scenario's folder", async () => {
+    const { dir, file } = write("./web");
+    const { scenario } = await loadScenario(file);
+    expect(scenario.services.web?.build).toEqual({ context: join(dir, "web") });
+  });
+
+  it("names the field and line of a context that is missing, has no Dockerfile, or sits on another kind", async () => {
+    expect(brief(await problems(write("./nowhere").file))).toEqual([
+      expect.stringMatching(/^5:12 services\.web\.build: no folder .*nowhere \(a build context is relative to the scenario file\)$/),
+    ]);
+    expect(brief(await problems(write("{ context: ./empty }").file))).toEqual([
+      "5:23 services.web.build.context: empty/Dockerfile: no Dockerfile there",
+    ]);
+    expect(brief(await problems(write("./web", "memcached").file))).toContain(
+      "5:5 services.web.build: only for kind: image; web is kind: memcached",
+    );
   });
 });

@@ -110,7 +110,7 @@ export class DockerRuntime implements Runtime {
   }
 
   private async create(c: ContainerPlan, images: ImageRefs, holderImage: string): Promise<Live> {
-    const image = "ref" in c.image ? c.image.ref : images[c.image.role];
+    const image = "role" in c.image ? images[c.image.role] : c.image.ref;
     if (!image) throw new Error(`no image resolved for ${c.service} (${JSON.stringify(c.image)})`);
     const name = `cascade-${this.runId}-${c.host}`;
     const ports = [c.port, ...(c.publish ?? [])].map((p) => `${p}/tcp`);
@@ -120,7 +120,7 @@ export class DockerRuntime implements Runtime {
       ExposedPorts: Object.fromEntries(ports.map((k) => [k, {}])),
       PortBindings: Object.fromEntries(ports.map((k) => [k, [{ HostIp: "127.0.0.1", HostPort: "" }]])),
       NetworkMode: this.networkName,
-      NetworkingConfig: { EndpointsConfig: { [this.networkName]: { Aliases: [c.host, c.service] } } },
+      NetworkingConfig: { EndpointsConfig: { [this.networkName]: { Aliases: c.aliases } } },
     };
     const holder = needsHolder(c)
       ? await this.d.createContainer({
@@ -151,6 +151,7 @@ export class DockerRuntime implements Runtime {
         ...Object.entries(c.env).map(([k, v]) => `${k}=${resolveRefs(v)}`),
         // the run's secrets, added here so the plan (and the record) never holds them
         ...Object.entries(this.secretEnv(c.kind)).map(([k, v]) => `${k}=${v}`),
+        ...(c.secretEnv ?? []).map((k) => `${k}=${this.dbPassword}`),
       ],
       Labels: this.labels({ [LABEL.service]: c.service, [LABEL.replica]: String(c.replica) }),
       HostConfig: {
