@@ -2,7 +2,7 @@
 // carried over and what to fill in, and check the result as `validate` would.
 import { existsSync } from "node:fs";
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { ComposeInvalid, composeToScenario } from "../scenario/compose.js";
 import { MAX_SCENARIO_BYTES, notUtf8Text, parseScenario, ScenarioInvalid } from "../scenario/load.js";
 import { EXIT } from "./exit.js";
@@ -26,6 +26,10 @@ export async function initCommand(o: { from: string; out?: string; force?: boole
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     return fail(code === "ENOENT" ? "file not found" : (e as Error).message);
+  }
+  if (resolve(out) === resolve(file)) {
+    process.stderr.write(`${out} is the compose file itself; --out names where the scenario goes\n`);
+    return EXIT.usage;
   }
   // Checked before converting, so a refused overwrite writes and prints nothing else.
   if (existsSync(out) && !o.force) {

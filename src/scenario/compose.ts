@@ -395,7 +395,10 @@ export function composeToScenario(text: string, o: ConvertOptions): Converted {
       svc.image = tag;
       if (s.build !== undefined)
         field("image", scalar(tag), image ? "the tag the build gets" : "the tag the build gets (compose's default name)");
-      else if (image) field("image", scalar(image));
+      else if (image && /\$\{/.test(image)) {
+        field("image", scalar(image), "FILL IN: compose fills its variables in from the shell; a scenario only in env");
+        next.push(`services.${name}.image: ${image} names variables; write the image itself`);
+      } else if (image) field("image", scalar(image));
       else {
         field("image", scalar(tag), "FILL IN: compose gave neither image nor build");
         next.push(`services.${name}.image: compose gave neither image nor build`);
@@ -494,6 +497,7 @@ export function composeToScenario(text: string, o: ConvertOptions): Converted {
       if (Number.isInteger(n) && n >= 1 && n <= 50) field("replicas", String(n));
       else notCarried(deploy.replicas !== undefined ? "deploy" : "scale", `replicas ${String(replicas)} (Cascade runs 1 to 50)`);
     }
+    const policy = isObject(deploy.restart_policy) ? deploy.restart_policy : undefined;
     const resources = isObject(deploy.resources) ? deploy.resources : {};
     const limits = isObject(resources.limits) ? resources.limits : {};
     const cpus = limits.cpus ?? s.cpus;
@@ -512,6 +516,7 @@ export function composeToScenario(text: string, o: ConvertOptions): Converted {
     for (const k of Object.keys(limits)) if (k !== "cpus" && k !== "memory") notCarried("deploy", `deploy.resources.limits.${k}`);
     for (const k of Object.keys(resources)) if (k !== "limits") notCarried("deploy", `deploy.resources.${k}`);
     for (const k of Object.keys(deploy)) if (!["replicas", "resources", "restart_policy"].includes(k)) notCarried("deploy", `deploy.${k}`);
+    for (const k of Object.keys(policy ?? {})) if (k !== "condition") notCarried("deploy", `deploy.restart_policy.${k}`);
 
     if (isObject(s.ulimits)) {
       svc.body.push("    ulimits:");
@@ -527,7 +532,6 @@ export function composeToScenario(text: string, o: ConvertOptions): Converted {
       if (svc.body.at(-1) === "    ulimits:") svc.body.pop();
     }
 
-    const policy = isObject(deploy.restart_policy) ? deploy.restart_policy : undefined;
     const restart =
       typeof s.restart === "string"
         ? s.restart
@@ -557,7 +561,7 @@ export function composeToScenario(text: string, o: ConvertOptions): Converted {
     }
     if (defaulted.size)
       comment(
-        `compose's defaults for ${[...defaulted].map((d) => `\${${d}}`).join(", ")} are written in above; a \${NAME} left is read from the harness's environment`,
+        `compose's defaults for ${[...defaulted].map((d) => `\${${d}}`).join(", ")} are written in; a \${NAME} left in env is read from the harness's environment`,
       );
 
     // Readiness. With no port known a TCP check could never pass (a worker may listen on none).

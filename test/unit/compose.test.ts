@@ -310,6 +310,7 @@ services:
     deploy:
       replicas: 3
       placement: { constraints: ["node.role==worker"] }
+      restart_policy: { condition: on-failure, max_attempts: 3 }
     environment:
       CACHE: cache_1:11211
       TOKEN: $API_TOKEN
@@ -341,6 +342,7 @@ describe("HAProxy in front of a built service, with keys the scenario has no fie
       replicas: 3,
       cpus: 0.25,
       memory: "256m",
+      restart: "on-failure",
       ready: { http: "/health", timeout: "210s" }, // start_period 2m + 3 retries × 30s (compose's defaults)
       env: { CACHE: "cache_1:11211", TOKEN: ref("API_TOKEN") },
     });
@@ -359,7 +361,7 @@ describe("HAProxy in front of a built service, with keys the scenario has no fie
       .split("\n")
       .find((l) => l.includes("# not carried over:"));
     expect(comment).toBe(
-      "    # not carried over: build.target, deploy.placement, entrypoint (/entry.sh), env_file (.env), networks (back), secrets (api_key), configs (cfg), profiles (full)",
+      "    # not carried over: build.target, deploy.placement, deploy.restart_policy.max_attempts, entrypoint (/entry.sh), env_file (.env), networks (back), secrets (api_key), configs (cfg), profiles (full)",
     );
     expect(block(r.text, "lb")).toContain("# not carried over: volumes (./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro, bind mount)");
     expect(block(r.text, "cache-1")).toContain("command flags -m 64");
@@ -367,7 +369,7 @@ describe("HAProxy in front of a built service, with keys the scenario has no fie
       "not carried over: top-level secrets (api_key)",
       "not carried over: top-level configs (cfg)",
     ]);
-    expect(r.notes.filter((n) => n.text.startsWith("not carried over")).length).toBe(12);
+    expect(r.notes.filter((n) => n.text.startsWith("not carried over")).length).toBe(13);
   });
 
   it("validates as written (what this branch's schema knows)", () => {
@@ -400,6 +402,21 @@ describe("bad compose files: one line naming the file, and the line when known",
 });
 
 describe("pieces", () => {
+  it("compose variables: defaults written in, the rest kept as references, an image with one left is to fill in", () => {
+    const r = convert(
+      `services:
+  web:
+    image: \${REGISTRY:-ghcr.io/acme}/web:\${TAG}
+    ports: ['80']
+    environment:
+      - A=$$x
+      - B=$HOME
+      - C=\${C:?C must be set}
+`,
+    );
+    expect(r.s.services.web).toMatchObject({ image: `ghcr.io/acme/web:${ref("TAG")}`, env: { A: "$x", B: ref("HOME"), C: ref("C") } });
+    expect(r.next[0]).toBe(`services.web.image: ghcr.io/acme/web:${ref("TAG")} names variables; write the image itself`);
+  });
   it("the built-in kinds' ports are their defaults in the topology plan", () => {
     for (const k of KNOWN_IMAGES)
       if (k.kind in DEFAULT_PORT) expect(k.port, k.kind).toBe(DEFAULT_PORT[k.kind as keyof typeof DEFAULT_PORT]);
@@ -465,5 +482,7 @@ describe("cascade init", () => {
     const missing = await cli("init", "--from", join(dir, "nope.yml"));
     expect(missing).toMatchObject({ code: 2, stderr: `${join(dir, "nope.yml")}: file not found\n` });
     expect((await cli("init")).code).toBe(64);
+    const itself = await cli("init", "--from", bad, "--out", bad, "--force");
+    expect(itself).toMatchObject({ code: 64, stderr: `${bad} is the compose file itself; --out names where the scenario goes\n` });
   }, 60_000);
 });
