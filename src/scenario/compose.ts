@@ -242,6 +242,10 @@ function dialedPort(value: string, name: string): number | undefined {
   return p !== undefined && p > 0 && p < 65536 ? p : undefined;
 }
 
+/** Whether build args name `k` bare (`- K` in a list, `K:` with no value in a map). */
+const isBare = (b: Obj, k: string): boolean =>
+  Array.isArray(b.args) ? b.args.includes(k) : isObject(b.args) && (b.args[k] === null || b.args[k] === undefined);
+
 /** Whether an env value names `name` as a host (host names are case-insensitive). */
 function mentions(value: string, name: string): boolean {
   const esc = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -415,7 +419,11 @@ export function composeToScenario(text: string, o: ConvertOptions): Converted {
         rel = relative(outDir, abs) || ".";
         if (!rel.startsWith(".") && !isAbsolute(rel)) rel = `./${rel}`;
       }
-      const args = isObject(b) ? envOf(b.args) : [];
+      // An arg with no value is taken from compose's shell at build time, if set there.
+      const rawArgs = isObject(b) ? envOf(b.args) : [];
+      const args = rawArgs.filter(([k, v]) => v !== `\${${k}}` || !(isObject(b) && isBare(b, k)));
+      const shellArgs = rawArgs.filter((a) => !args.includes(a)).map(([k]) => k);
+      if (shellArgs.length) notCarried("build", `build.args ${shellArgs.join(", ")} (no value: compose takes it from its shell)`);
       const dockerfile = isObject(b) && typeof b.dockerfile === "string" ? b.dockerfile : undefined;
       if (!dockerfile && args.length === 0) field("build", scalar(rel), ctx !== rel ? `compose: ${oneLine(ctx)}` : undefined);
       else {
@@ -475,7 +483,7 @@ export function composeToScenario(text: string, o: ConvertOptions): Converted {
       ? `compose ports: ${JSON.stringify(ports[0].text)}; Cascade reaches it on the run's network`
       : exposed[0]
         ? "compose expose"
-        : hc.url?.port !== undefined
+        : hc.url !== undefined
           ? "the port its healthcheck asks"
           : "the port other services dial it on";
     const guessed = port === undefined && svc.kind === "image";
@@ -576,13 +584,17 @@ export function composeToScenario(text: string, o: ConvertOptions): Converted {
       const shown = oneLine(hc.test, 80);
       const timeout = hc.waitMs !== undefined && hc.waitMs > 60_000 ? `, timeout: ${seconds(Math.min(hc.waitMs, 24 * 3_600_000))}` : "";
       if (svc.kind !== "image") comment(`healthcheck (${shown}): Cascade's own ${svc.kind} readiness check stands in`);
-      else if (hc.url && !hc.url.https && (hc.url.port === undefined || hc.url.port === port))
+      else if (hc.url && !hc.url.https && hc.url.port === port)
         field("ready", `{ http: ${flowScalar(hc.url.path)}${timeout} }`, `healthcheck: ${shown}`);
       else {
+        // ready.http asks the service's own port over plain HTTP; anything else is checked as TCP.
         const tcp = hc.url?.port ?? port;
+        const why = hc.url
+          ? `asks ${hc.url.https ? "HTTPS" : `port ${tcp}, not the service's ${port}`}`
+          : "is a command (ready: takes http, tcp or log)";
         field("ready", `{ tcp: ${tcp}${timeout} }`, `healthcheck: ${shown}`);
-        comment("ready: takes http, tcp or log, not a command: a TCP check on the port stands in for the healthcheck above");
-        note("healthcheck", `healthcheck (${shown}) is a command; ready: checks TCP port ${tcp} instead`);
+        comment(`the healthcheck ${why}: a TCP check on port ${tcp} stands in`);
+        note("healthcheck", `healthcheck (${shown}) ${why}; ready: checks TCP port ${tcp} instead`);
       }
     }
 
@@ -716,7 +728,7 @@ interface Health {
   disabled: boolean;
   /** The check as one line. */
   test?: string;
-  url?: { path: string; port?: number; https: boolean };
+  url?: { path: string; port: number; https: boolean };
   /** How long compose would wait before calling the service unhealthy: start_period + retries × interval. */
   waitMs?: number;
 }
@@ -736,7 +748,8 @@ function healthcheck(h: unknown): Health {
   return {
     disabled: false,
     test,
-    ...(m ? { url: { path: m[3] ?? "/", https: m[1] === "https", ...(m[2] ? { port: Number(m[2]) } : {}) } } : {}),
+    // A URL without a port asks the scheme's own: 80, or 443.
+    ...(m ? { url: { path: m[3] ?? "/", https: m[1] === "https", port: m[2] ? Number(m[2]) : m[1] === "https" ? 443 : 80 } } : {}),
     waitMs: start + retries * interval,
   };
 }

@@ -337,7 +337,7 @@ describe("HAProxy in front of a built service, with keys the scenario has no fie
     expect(r.s.services.api).toMatchObject({
       kind: "image",
       image: "edge-stack-api",
-      build: { context: "../../src", dockerfile: "docker/Dockerfile", args: { VERSION: "1.2", DEBUG: ref("DEBUG") } },
+      build: { context: "../../src", dockerfile: "docker/Dockerfile", args: { VERSION: "1.2" } },
       port: 3000,
       replicas: 3,
       cpus: 0.25,
@@ -361,7 +361,7 @@ describe("HAProxy in front of a built service, with keys the scenario has no fie
       .split("\n")
       .find((l) => l.includes("# not carried over:"));
     expect(comment).toBe(
-      "    # not carried over: build.target, deploy.placement, deploy.restart_policy.max_attempts, entrypoint (/entry.sh), env_file (.env), networks (back), secrets (api_key), configs (cfg), profiles (full)",
+      "    # not carried over: build.args DEBUG (no value: compose takes it from its shell), build.target, deploy.placement, deploy.restart_policy.max_attempts, entrypoint (/entry.sh), env_file (.env), networks (back), secrets (api_key), configs (cfg), profiles (full)",
     );
     expect(block(r.text, "lb")).toContain("# not carried over: volumes (./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro, bind mount)");
     expect(block(r.text, "cache-1")).toContain("command flags -m 64");
@@ -369,7 +369,7 @@ describe("HAProxy in front of a built service, with keys the scenario has no fie
       "not carried over: top-level secrets (api_key)",
       "not carried over: top-level configs (cfg)",
     ]);
-    expect(r.notes.filter((n) => n.text.startsWith("not carried over")).length).toBe(13);
+    expect(r.notes.filter((n) => n.text.startsWith("not carried over")).length).toBe(14);
   });
 
   it("validates as written (what this branch's schema knows)", () => {
@@ -420,6 +420,20 @@ describe("pieces", () => {
   it("the built-in kinds' ports are their defaults in the topology plan", () => {
     for (const k of KNOWN_IMAGES)
       if (k.kind in DEFAULT_PORT) expect(k.port, k.kind).toBe(DEFAULT_PORT[k.kind as keyof typeof DEFAULT_PORT]);
+  });
+  it("a healthcheck the HTTP check cannot ask: HTTPS, another port, a command → a TCP check, said so", () => {
+    const svc = (test: string) =>
+      convert(`services:\n  api:\n    image: acme/api\n    expose: [3000]\n    healthcheck:\n      test: ${test}\n`).s.services.api;
+    expect(svc(`["CMD", "curl", "-f", "http://localhost:3000/ok"]`)?.ready).toEqual({ http: "/ok", timeout: "90s" }); // compose defaults: 3 retries × 30s
+    expect(svc("wget -q --spider http://127.0.0.1:3000/"), "a shell string").toMatchObject({ ready: { http: "/" } });
+    expect(svc(`["CMD", "curl", "-f", "http://localhost/ok"]`)?.ready, "no port: 80").toEqual({ tcp: 80, timeout: "90s" });
+    expect(svc(`["CMD", "curl", "-fk", "https://localhost:3000/ok"]`)?.ready).toEqual({ tcp: 3000, timeout: "90s" });
+    const r = convert(`services:\n  api:\n    image: acme/api\n    expose: [3000]\n    healthcheck:\n      test: ["CMD", "/bin/check"]\n`);
+    expect(r.s.services.api?.ready).toEqual({ tcp: 3000, timeout: "90s" });
+    expect(r.text).toContain("# the healthcheck is a command (ready: takes http, tcp or log): a TCP check on port 3000 stands in");
+    expect(r.notes[0]?.text).toBe(
+      "healthcheck (/bin/check) is a command (ready: takes http, tcp or log); ready: checks TCP port 3000 instead",
+    );
   });
   it("a string command splits like a shell line", () => {
     expect(splitCommand(`sh -c 'echo "hi there"' --x="a b" c\\ d ""`)).toEqual(["sh", "-c", 'echo "hi there"', "--x=a b", "c d", ""]);
