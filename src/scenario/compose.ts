@@ -379,7 +379,7 @@ export function composeToScenario(text: string, o: ConvertOptions): Converted {
     const field = (k: string, v: string, c?: string) => svc.body.push(`    ${k}: ${v}${c ? `  # ${c}` : ""}`);
 
     if (name !== cname) {
-      comment(`compose service "${cname}": scenario names are lower-case letters, digits and '-'`);
+      comment(`compose service ${JSON.stringify(cname)}: scenario names are lower-case letters, digits and '-'`);
       note(undefined, `renamed to "${name}": the app's own references to "${cname}" will not resolve in the run`);
     }
 
@@ -391,7 +391,7 @@ export function composeToScenario(text: string, o: ConvertOptions): Converted {
       field(
         "kind",
         known.kind,
-        `from image ${image}: Cascade runs its own ${known.kind} image (official or offline) and reads its counters`,
+        `from image ${oneLine(image as string)}: Cascade runs its own ${known.kind} image (official or offline) and reads its counters`,
       );
     } else field("kind", "image");
     if (!known) {
@@ -552,7 +552,7 @@ export function composeToScenario(text: string, o: ConvertOptions): Converted {
         field(
           "restart",
           mode === "no" ? '"no"' : (mode as string),
-          count ? `compose: ${restart}; Cascade's on-failure has no retry count` : undefined,
+          count ? `compose: ${oneLine(restart)}; Cascade's on-failure has no retry count` : undefined,
         );
       else notCarried("restart", `restart ${restart}`);
     }

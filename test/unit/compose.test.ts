@@ -7,7 +7,7 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { isMap, isSeq, parse, parseDocument } from "yaml";
+import { isMap, isSeq, parse, parseDocument, stringify } from "yaml";
 import { ComposeInvalid, composeToScenario, KNOWN_IMAGES, splitCommand } from "../../src/scenario/compose.js";
 import { parseScenario } from "../../src/scenario/load.js";
 import { Service, ServiceKind } from "../../src/scenario/schema.js";
@@ -434,6 +434,40 @@ describe("pieces", () => {
     expect(r.notes[0]?.text).toBe(
       "healthcheck (/bin/check) is a command (ready: takes http, tcp or log); ready: checks TCP port 3000 instead",
     );
+  });
+  it("env values and commands of any shape read back as they were", () => {
+    const nasty = [
+      "a: b",
+      "# not a comment",
+      "*star",
+      "&amp",
+      "!tag",
+      "@at",
+      "`tick`",
+      "- dash",
+      "[x]",
+      "{y}",
+      "'q'",
+      '"dq"',
+      "line\nbreak",
+      "tab\tin",
+      " lead",
+      "trail ",
+      "true",
+      "null",
+      "0x1F",
+      "1e3",
+      "~",
+      "%p",
+      "é ☃ 🐙",
+      "",
+    ];
+    const env = Object.fromEntries(nasty.map((v, i) => [`K${i}`, v]));
+    const compose = stringify({ services: { web: { image: "acme/web", ports: ["80"], environment: env, command: nasty } } });
+    const r = convert(compose);
+    expect(r.s.services.web?.env).toEqual(env);
+    expect(r.s.services.web?.command).toEqual(nasty);
+    validateKnown(r.text);
   });
   it("a string command splits like a shell line", () => {
     expect(splitCommand(`sh -c 'echo "hi there"' --x="a b" c\\ d ""`)).toEqual(["sh", "-c", 'echo "hi there"', "--x=a b", "c d", ""]);
