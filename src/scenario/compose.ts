@@ -12,7 +12,8 @@ import { RESERVED_NAMES } from "./schema.js";
 import { parseBytes } from "./units.js";
 
 /** Well-known images → Cascade's built-in kinds, so that their samplers read them. Matched on the
- * image's repository name (`docker.io/library/postgres:16-alpine` → `postgres`). `port` is the
+ * image's whole repository name (`docker.io/library/postgres:16-alpine` → `postgres`,
+ * `bitnami/postgresql`), so `postgres-exporter` or `redis-commander` stay the user's own images. `port` is the
  * kind's own default (src/topology/plan.ts, DEFAULT_PORT): a compose port equal to it need not be
  * written. A kind added to Cascade is one row here. */
 export const KNOWN_IMAGES: readonly {
@@ -22,11 +23,11 @@ export const KNOWN_IMAGES: readonly {
   /** Env the kind sets itself: the role and database its samplers log in with. */
   ownEnv?: RegExp;
 }[] = [
-  { kind: "memcached", image: /^memcached/, port: 11211 },
-  { kind: "redis", image: /^redis/, port: 6379 },
-  { kind: "postgres", image: /^postgres/, port: 5432, ownEnv: /^POSTGRES_(USER|PASSWORD|DB|HOST_AUTH_METHOD|INITDB_ARGS)$/ },
-  { kind: "mariadb", image: /^(mariadb|mysql)/, port: 3306 },
-  { kind: "haproxy", image: /^haproxy/, port: 8000 },
+  { kind: "memcached", image: /^memcached$/, port: 11211 },
+  { kind: "redis", image: /^redis(-stack-server)?$/, port: 6379 },
+  { kind: "postgres", image: /^postgres(ql)?$/, port: 5432, ownEnv: /^POSTGRES_(USER|PASSWORD|DB|HOST_AUTH_METHOD|INITDB_ARGS)$/ },
+  { kind: "mariadb", image: /^(mariadb|mysql|mysql-server)$/, port: 3306 },
+  { kind: "haproxy", image: /^haproxy(-alpine|-debian|-ubuntu)?$/, port: 8000 },
 ];
 
 /** One thing the author should know: a key not carried over, a guess, a rename. */

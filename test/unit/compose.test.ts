@@ -417,6 +417,36 @@ describe("pieces", () => {
     expect(r.s.services.web).toMatchObject({ image: `ghcr.io/acme/web:${ref("TAG")}`, env: { A: "$x", B: ref("HOME"), C: ref("C") } });
     expect(r.next[0]).toBe(`services.web.image: ghcr.io/acme/web:${ref("TAG")} names variables; write the image itself`);
   });
+  it("well-known images become built-in kinds; their exporters and tools stay images", () => {
+    const kinds = Object.fromEntries(
+      [
+        "memcached:1.6-alpine",
+        "docker.io/library/redis:7",
+        "bitnami/postgresql:16",
+        "postgres@sha256:0123",
+        "mysql:8",
+        "mariadb:11",
+        "haproxytech/haproxy-alpine:2.8",
+        "prom/memcached-exporter",
+        "prometheuscommunity/postgres-exporter",
+        "rediscommander/redis-commander",
+        "registry:5000/team/haproxy-config-builder:1",
+      ].map((image) => [image, convert(`services:\n  s:\n    image: "${image}"\n    ports: ["80"]\n`).s.services.s?.kind]),
+    );
+    expect(kinds).toEqual({
+      "memcached:1.6-alpine": "memcached",
+      "docker.io/library/redis:7": "redis",
+      "bitnami/postgresql:16": "postgres",
+      "postgres@sha256:0123": "postgres",
+      "mysql:8": "mariadb",
+      "mariadb:11": "mariadb",
+      "haproxytech/haproxy-alpine:2.8": "haproxy",
+      "prom/memcached-exporter": "image",
+      "prometheuscommunity/postgres-exporter": "image",
+      "rediscommander/redis-commander": "image",
+      "registry:5000/team/haproxy-config-builder:1": "image",
+    });
+  });
   it("the built-in kinds' ports are their defaults in the topology plan", () => {
     for (const k of KNOWN_IMAGES)
       if (k.kind in DEFAULT_PORT) expect(k.port, k.kind).toBe(DEFAULT_PORT[k.kind as keyof typeof DEFAULT_PORT]);
