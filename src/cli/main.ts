@@ -15,6 +15,7 @@ import { listCommand } from "./list.js";
 import { imagesBuildCommand, imagesListCommand } from "./images.js";
 import { doctorCommand } from "./doctor.js";
 import { downCommand } from "./down.js";
+import { initCommand } from "./init.js";
 import { scenarioJsonSchema } from "../scenario/load.js";
 
 const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
@@ -96,6 +97,14 @@ formatOpts(
 ).action(async (files: string[], o: { format?: OutputFormat; json?: boolean }) =>
   process.exit(await validateCommand(files, { format: formatOf(o) })),
 );
+
+program
+  .command("init")
+  .description("write a scenario from a docker-compose file: services, builds, env, healthchecks, links; load, faults and SLO as stubs")
+  .requiredOption("--from <compose>", "the docker-compose file to read")
+  .option("--out <scenario>", "where to write the scenario (default cascade.yaml beside the compose file)")
+  .option("--force", "overwrite the output file if it exists")
+  .action(async (o: { from: string; out?: string; force?: boolean }) => process.exit(await initCommand(o)));
 
 program
   .command("list")
