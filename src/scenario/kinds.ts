@@ -16,6 +16,7 @@ const ONLY: Record<string, readonly Kind[]> = {
   lb: ["haproxy"],
   connections: ["memcached"],
   config: ["app"],
+  metrics: ["image"],
 };
 
 /** Kinds whose port answers HTTP (an image is the user's: trusted to). */

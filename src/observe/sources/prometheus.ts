@@ -12,6 +12,9 @@
 import { request } from "node:http";
 import parseText from "parse-prometheus-text-format";
 import type { Endpoint } from "../../runtime/types.js";
+import type { Matcher, Selector } from "../../scenario/selector.js";
+
+export type { Matcher, Selector };
 
 export interface Sample {
   labels: Record<string, string>;
@@ -20,18 +23,6 @@ export interface Sample {
 
 /** metric name → its samples, in page order */
 export type Series = Map<string, Sample[]>;
-
-export type MatchOp = "=" | "!=" | "=~" | "!~";
-export interface Matcher {
-  label: string;
-  op: MatchOp;
-  value: string;
-}
-/** `name{label="v", other=~"5.."}`: the samples of one metric whose labels all match */
-export interface Selector {
-  name: string;
-  matchers: Matcher[];
-}
 
 /** Go's ParseFloat as the format uses it: decimals, exponents, ±Inf and NaN (any case). */
 const FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
