@@ -117,6 +117,12 @@ describe("Prometheus text", () => {
     expect(sumOf(s, "app_retries_total")).toBeNaN();
   });
 
+  it("counts 0 for labels no series carries yet when the metric is on the page", () => {
+    const s = parsePrometheus(text);
+    expect(sumOf(s, "app_requests_total", { status: "500" })).toBe(0);
+    expect(sumOf(s, "app_in_flight", { worker: "2" })).toBe(0);
+  });
+
   it("matches a label by equality, never by substring of the line", () => {
     const s = parsePrometheus(
       ['http_requests_total{status="503"} 4', 'http_requests_total{http_status="503"} 100', 'http_requests_total{status="5030"} 9'].join(

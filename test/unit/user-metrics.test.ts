@@ -119,6 +119,7 @@ describe("the mapped reading", () => {
   const map = planTopology(s).containers[0]?.metrics?.map ?? {};
 
   it("sums what each selector matches, by exact labels; a metric the page lacks is left out", () => {
+    expect(mappedReading(parsePrometheus('http_requests_total{code="200"} 5'), map)).toEqual({ requests: 5, requests_5xx: 0 });
     expect(mappedReading(parsePrometheus(page), map)).toEqual({ requests: 1100, requests_5xx: 7, in_flight: 4, db_queries: 120 });
   });
 

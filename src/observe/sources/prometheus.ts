@@ -90,16 +90,16 @@ export function matches(labels: Record<string, string>, m: Matcher): boolean {
   }
 }
 
-/** Sum of the samples a selector matches; NaN when none does (or one of them is NaN). */
+/** Sum of the samples a selector matches (NaN if one of them is NaN). 0 when the metric is on the
+ * page but no series matches: client libraries add a label's series at its first count, and a 503
+ * series that appears mid-run must rise from 0, not from nothing (a rate needs two readings). NaN
+ * when the metric is not on the page at all. */
 export function select(series: Series, sel: Selector): number {
+  const samples = series.get(sel.name);
+  if (!samples) return Number.NaN;
   let sum = 0;
-  let found = false;
-  for (const s of series.get(sel.name) ?? [])
-    if (sel.matchers.every((m) => matches(s.labels, m))) {
-      sum += s.value;
-      found = true;
-    }
-  return found ? sum : Number.NaN;
+  for (const s of samples) if (sel.matchers.every((m) => matches(s.labels, m))) sum += s.value;
+  return sum;
 }
 
 /** Sum of every series of `name` whose labels equal those given (e.g. {status: "503"}); others may differ. */
