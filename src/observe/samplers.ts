@@ -7,7 +7,7 @@ import { readCgroup, readProcs } from "./sources/cgroup.js";
 import { haproxyStats } from "./sources/haproxy.js";
 import { MemcachedReader } from "./sources/memcached.js";
 import { PostgresReader } from "./sources/postgres.js";
-import { scrape, type Series, sumOf } from "./sources/prometheus.js";
+import { type Selector, scrape, type Series, select, sumOf } from "./sources/prometheus.js";
 
 export type Reading = Record<string, number | string>;
 
@@ -60,6 +60,18 @@ export function appReading(m: Series): Reading {
   const out: Reading = {};
   for (const [key, name, labels] of APP_SERIES) {
     const v = sumOf(m, name, labels);
+    if (!Number.isNaN(v)) out[key] = v;
+  }
+  return out;
+}
+
+/** A user image's readings: each of its metrics mapped (its scenario's `metrics:`) onto the reading
+ * the charts and mechanisms know, summed over the series its selector matches; one matching
+ * nothing on this page is left out, as the app's absent series are. */
+export function mappedReading(m: Series, map: Record<string, Selector>): Reading {
+  const out: Reading = {};
+  for (const [key, sel] of Object.entries(map)) {
+    const v = select(m, sel);
     if (!Number.isNaN(v)) out[key] = v;
   }
   return out;
@@ -178,6 +190,10 @@ export function samplersFor(plan: TopologyPlan, runtime: Runtime): Sampler[] {
     } else if (c.kind === "app") {
       const at = endpointOf(c.port);
       out.push({ name: host, source: "metrics", read: async () => appReading(await at((ep) => scrape(ep, "/metrics", 800))) });
+    } else if (c.kind === "image" && c.metrics) {
+      const { path, port, map } = c.metrics;
+      const at = endpointOf(port);
+      out.push({ name: host, source: "metrics", read: async () => mappedReading(await at((ep) => scrape(ep, path, 800)), map) });
     }
   }
   return out;

@@ -407,7 +407,8 @@ function dependenciesChart(m: ReportModel): Chart {
 function saturationChart(m: ReportModel): Chart {
   const s = m.series;
   const q = new PanelBuilder();
-  for (const svc of servicesWith(s, "queue_depth")) {
+  // a user's image may map only one of the two (its scenario's metrics:)
+  for (const svc of new Set([...servicesWith(s, "queue_depth"), ...servicesWith(s, "in_flight")])) {
     q.add(`queue depth (${svc})`, col(s, svc, "queue_depth"));
     q.add(`in flight (${svc})`, col(s, svc, "in_flight"));
   }

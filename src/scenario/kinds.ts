@@ -17,6 +17,7 @@ const ONLY: Record<string, readonly Kind[]> = {
   connections: ["memcached"],
   config: ["app"],
   build: ["image"],
+  metrics: ["image"],
 };
 
 /** Kinds whose port answers HTTP (an image is the user's: trusted to). */

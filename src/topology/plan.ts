@@ -1,7 +1,8 @@
 // Turns a validated Scenario into a TopologyPlan: the containers to start (in dependency order),
 // their wiring, and one Toxiproxy proxy per proxied link. Pure data, no Docker — unit-testable.
-import type { Link, Readiness, Scenario, Service, ServiceKind } from "../scenario/schema.js";
-import { healthPath, linkName } from "../scenario/schema.js";
+import type { Link, MappedMetric, Readiness, Scenario, Service, ServiceKind } from "../scenario/schema.js";
+import { healthPath, linkName, MAPPED_METRICS } from "../scenario/schema.js";
+import type { Selector } from "../scenario/selector.js";
 import type { Role } from "../images/catalog.js";
 import { redactValue } from "../scenario/secrets.js";
 
@@ -49,6 +50,15 @@ export interface ContainerPlan {
   ulimits: Record<string, number>;
   restart: Service["restart"];
   ready: ReadyCheck;
+  /** a user image's own Prometheus endpoint (its scenario's `metrics:`) */
+  metrics?: MetricsPlan;
+}
+
+export interface MetricsPlan {
+  path: string;
+  port: number;
+  /** reading the charts and mechanisms know ("requests_5xx") → the user's metric it is read from */
+  map: Record<string, Selector>;
 }
 
 export interface BuildPlan {
@@ -228,6 +238,8 @@ function servicePlan(
       break;
   }
   Object.assign(env, svc.env);
+  const metrics = svc.metrics && metricsPlan(svc.metrics, port);
+  const publish = [...(svc.kind === "haproxy" ? [HAPROXY_STATS_PORT] : []), ...(metrics && metrics.port !== port ? [metrics.port] : [])];
   return {
     service: name,
     replica,
@@ -243,18 +255,28 @@ function servicePlan(
     ...(cmd ? { cmd } : {}),
     env,
     port,
-    ...(svc.kind === "haproxy" ? { publish: [HAPROXY_STATS_PORT] } : {}),
+    ...(publish.length ? { publish } : {}),
     ...(svc.memory !== undefined ? { memory: svc.memory } : {}),
     ...(svc.cpus !== undefined ? { cpus: svc.cpus } : {}),
     ulimits,
     restart: svc.restart,
     ready: readyCheck(svc, port),
+    ...(metrics ? { metrics } : {}),
   };
 }
 
 function buildPlan(b: NonNullable<Service["build"]>): BuildPlan {
   const o = typeof b === "string" ? { context: b } : b;
   return { context: o.context, dockerfile: o.dockerfile ?? "Dockerfile", args: o.args ?? {} };
+}
+
+function metricsPlan(m: NonNullable<Service["metrics"]>, port: number): MetricsPlan {
+  const map: Record<string, Selector> = {};
+  for (const [field, { reading }] of Object.entries(MAPPED_METRICS)) {
+    const sel = m[field as MappedMetric];
+    if (sel) map[reading] = sel;
+  }
+  return { path: m.path, port: m.port ?? port, map };
 }
 
 function readyCheck(svc: Service, port: number): ReadyCheck {
