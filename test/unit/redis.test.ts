@@ -3,7 +3,11 @@
 // test/docker/redis.test.ts).
 import { createServer, type Server, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
+import { cacheHits, connections } from "../../src/analyze/figures.js";
+import { buildSeries, type Series } from "../../src/analyze/series.js";
 import { loadConfig } from "../../src/app/config.js";
+import type { LoadSample } from "../../src/load/driver.js";
+import type { ComponentsSample } from "../../src/observe/observer.js";
 import { RedisCache } from "../../src/app/redis-cache.js";
 import { parseRedisInfo, parseReply, RedisReader } from "../../src/observe/sources/redis.js";
 import { parseScenario } from "../../src/scenario/load.js";
@@ -208,5 +212,44 @@ describe("the app's redis client", () => {
       await cache.close();
       server.close();
     }
+  });
+});
+
+describe("redis in the figures", () => {
+  const series = (rows: Array<Record<string, number>>): Series => ({
+    seconds: rows.length,
+    users: rows.map(() => ({ offered: 10, sent: 10, dropped: 0, good: 10, s5xx: 0, s503: 0, success: 1, p50: 1, p99: 2 })),
+    kinds: { cache: "redis", app: "app" },
+    services: { cache: rows, app: rows.map(() => ({ cache_hits_per_s: 99 })) },
+    gaps: {},
+  });
+
+  it("takes cache hits and connections from Redis INFO, naming it, before the app's own count", () => {
+    const s = series([
+      { keyspace_hits_per_s: 9, total_connections_received_per_s: 1, rejected_connections_per_s: 0 },
+      { keyspace_hits_per_s: 8, total_connections_received_per_s: 0, rejected_connections_per_s: 3 },
+      {}, // down: no reading, no hits
+    ]);
+    expect(cacheHits(s, { from: 0, to: 3 }, false)).toEqual({ value: 17, source: "cache (redis INFO keyspace_hits)" });
+    expect(cacheHits(s, { from: 2, to: 3 }, false).value).toBe(0);
+    expect(connections(s, { from: 0, to: 3 })).toEqual([
+      {
+        dep: "cache",
+        opened: 1,
+        refused: 3,
+        refusedWord: "refused",
+        source: "cache (redis INFO total_connections_received, rejected_connections)",
+      },
+    ]);
+  });
+
+  it("turns INFO counters into per-second rates, a restart counting from zero", () => {
+    const hosts = { "cache-1": ["cache", "redis"] as [string, string] };
+    const load = [0, 1, 2].map((t) => ({ t }) as unknown as LoadSample);
+    const reading = (hits: number) => ({ "cache-1.redis": { keyspace_hits: hits, connected_clients: 5 } });
+    const comps = [0, 1, 2, 3].map((t, i) => ({ t, readings: reading([100, 110, 130, 4][i] as number), missing: {} }));
+    const s = buildSeries(load, comps as unknown as ComponentsSample[], hosts);
+    expect(s.services.cache?.map((r) => r.keyspace_hits_per_s)).toEqual([10, 20, 4]);
+    expect(s.services.cache?.[0]?.connected_clients).toBe(5);
   });
 });
