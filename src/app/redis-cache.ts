@@ -6,8 +6,8 @@
 //
 // ioredis (5.x: 6 needs Node 20, the offline app image runs Debian's Node 18) is what Node apps use
 // against Redis. Its own resilience is switched off, as memjs' is: no reconnects (retryStrategy),
-// no resending of unanswered commands, no ready check (an INFO before every first command would
-// add a round trip to each per-request connection). Its offline queue stays on so that the first
+// no resending of unanswered commands, and nothing sent before the first command (no ready check's
+// INFO, no CLIENT SETINFO): each would add a round trip to every per-request connection. Its offline queue stays on so that the first
 // command waits for the connection, bounded by our deadline.
 import { Redis } from "ioredis";
 import { CacheError, type CacheConnection, type CacheConnectionOptions } from "./cache.js";
@@ -121,6 +121,9 @@ export class RedisCache implements CacheConnection {
         autoResendUnfulfilledCommands: false,
         maxRetriesPerRequest: 0,
         enableReadyCheck: false,
+        // No CLIENT SETINFO on connect: ioredis waits for its replies before the first command,
+        // a round trip memjs does not make (and Redis 7.0 answers it with an error anyway).
+        disableClientInfo: true,
         connectTimeout: IOREDIS_TIMEOUT_MS,
         keepAlive: 30_000,
         lazyConnect: false,

@@ -200,6 +200,24 @@ describe("the app's redis client", () => {
     }
   });
 
+  it("sends the GET first on a new connection, as memjs does: no handshake round trips", async () => {
+    const first: string[] = [];
+    const { server, port } = await listen((sock) =>
+      sock.once("data", (d: Buffer) => {
+        first.push(d.toString());
+        sock.write("$-1\r\n"); // nil: a miss
+      }),
+    );
+    const cache = new RedisCache(`127.0.0.1:${port}`, { timeoutMs: 1000, failoverMs: 200 });
+    try {
+      expect(await cache.get("item:1")).toBeNull();
+      expect(first).toEqual(["*2\r\n$3\r\nget\r\n$6\r\nitem:1\r\n"]);
+    } finally {
+      await cache.close();
+      server.close();
+    }
+  });
+
   it("a connection refused past maxclients fails at once and is marked down", async () => {
     const { server, port } = await listen((sock) => sock.end("-ERR max number of clients reached\r\n"));
     const cache = new RedisCache(`127.0.0.1:${port}`, { timeoutMs: 3000, failoverMs: 200 });
