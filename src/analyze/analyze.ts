@@ -447,7 +447,7 @@ function propagation(
     const test = (r: Record<string, number>): string | null => {
       if (r.replicas !== undefined && r.running !== undefined && r.running < r.replicas)
         return `${r.replicas - r.running} of ${r.replicas} containers down`;
-      if (kind === "memcached" && (r.rejected_connections_per_s ?? 0) > 0)
+      if ((kind === "memcached" || kind === "redis") && (r.rejected_connections_per_s ?? 0) > 0)
         return `rejected ${Math.round(r.rejected_connections_per_s ?? 0)} connections/s`;
       if (kind === "postgres") {
         const lim = cpuLimits[svc];

@@ -1,6 +1,6 @@
 // The figures mechanisms are judged on, over a span of seconds, each taken from the component that
 // does the work and counts it itself: the database's own counters for its calls, failures, sessions
-// and statement time; memcached's for hits and connections; HAProxy's for the requests it received,
+// and statement time; memcached's and Redis's (INFO) for hits and connections; HAProxy's for the requests it received,
 // the attempts it sent to servers, its retries and queue; the load driver for what users sent and
 // got. The reference app's /metrics are a second, finer source, used only where no dependency
 // counts the same thing (and never in a black-box analysis). Every figure says where it came from.
@@ -139,13 +139,20 @@ export function dbFailures(s: Series, span: Span, blackBox: boolean): Figure {
   return { value: null, source: "no database counters" };
 }
 
+/** Each cache kind's own count of hits: [kind, per-second key, where it comes from]. */
+const CACHE_HITS = [
+  ["memcached", "get_hits_per_s", "memcached get_hits"],
+  ["redis", "keyspace_hits_per_s", "redis INFO keyspace_hits"],
+] as const;
+
 /** Cache hits as the cache counts them. A cache that was down counted none: its seconds without a
  * reading are seconds without hits. */
 export function cacheHits(s: Series, span: Span, blackBox: boolean): Figure {
   // A cache never read in the whole run (its stats refused) says nothing; one read at other times
   // and silent now was down.
-  if (watched(s, "memcached") && total(s, "memcached", "get_hits_per_s", { from: 0, to: s.seconds }) !== null)
-    return { value: total(s, "memcached", "get_hits_per_s", span) ?? 0, source: `${names(s, "memcached")} (memcached get_hits)` };
+  for (const [kind, key, says] of CACHE_HITS)
+    if (watched(s, kind) && total(s, kind, key, { from: 0, to: s.seconds }) !== null)
+      return { value: total(s, kind, key, span) ?? 0, source: `${names(s, kind)} (${says})` };
   if (!blackBox) {
     // An app that reads no cache counts 0 hits: that is no cache, not a cold one.
     const app = total(s, "app", "cache_hits_per_s", span);
@@ -155,12 +162,12 @@ export function cacheHits(s: Series, span: Span, blackBox: boolean): Figure {
   return { value: null, source: "no cache" };
 }
 
-/** New connections a dependency accepted, and connections it refused: memcached's own counters,
+/** New connections a dependency accepted, and connections it refused: memcached's and Redis's own counters,
  * Postgres's sessions (14+) and fatal session ends. */
 export interface Connections {
   dep: string;
   opened: number | null;
-  /** refused (memcached past -c), or for Postgres sessions that ended in a fatal error (too many
+  /** refused (memcached past -c, Redis past maxclients), or for Postgres sessions that ended in a fatal error (too many
    * clients, or a client that went away mid-statement) */
   refused: number | null;
   refusedWord: "refused" | "ended in a fatal error";
@@ -176,6 +183,15 @@ export function connections(s: Series, span: Span): Connections[] {
       refused: total(s, "memcached", "rejected_connections_per_s", span, svc),
       refusedWord: "refused",
       source: `${svc} (memcached total_connections, rejected_connections)`,
+    });
+  }
+  for (const { svc } of rowsOf(s, "redis", span)) {
+    out.push({
+      dep: svc,
+      opened: total(s, "redis", "total_connections_received_per_s", span, svc),
+      refused: total(s, "redis", "rejected_connections_per_s", span, svc),
+      refusedWord: "refused",
+      source: `${svc} (redis INFO total_connections_received, rejected_connections)`,
     });
   }
   for (const { svc } of rowsOf(s, "postgres", span)) {

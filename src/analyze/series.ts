@@ -42,6 +42,15 @@ export interface Series {
 /** Counters: their increase over the second becomes a rate; a drop is a restart (counter reset). */
 const COUNTERS: Record<string, string[]> = {
   memcached: ["total_connections", "rejected_connections", "listen_disabled_num", "cmd_get", "get_hits", "get_misses"],
+  redis: [
+    "total_connections_received",
+    "rejected_connections",
+    "keyspace_hits",
+    "keyspace_misses",
+    "evicted_keys",
+    "expired_keys",
+    "total_commands_processed",
+  ],
   postgres: ["xact_commit", "xact_rollback", "sessions", "sessions_fatal", "sessions_killed", "sessions_abandoned", "calls", "exec_ms"],
   haproxy: ["hrsp_5xx", "econ", "eresp", "requests", "server_sessions", "retries", "redispatches"],
   metrics: [

@@ -66,7 +66,7 @@ formatOpts(
     .option("--out <dir>", "write analysis.json and junit.xml there instead of into the run folder")
     .option(
       "--black-box",
-      "judge without the app's own /metrics: from the dependencies' counters (Postgres, memcached, HAProxy) and the users alone",
+      "judge without the app's own /metrics: from the dependencies' counters (Postgres, memcached, Redis, HAProxy) and the users alone",
     ),
 ).action(async (dir: string, o: { out?: string; format?: OutputFormat; json?: boolean; blackBox?: boolean }) =>
   process.exit(await analyzeCommand(dir, { ...(o.out ? { out: o.out } : {}), format: formatOf(o), blackBox: o.blackBox === true })),

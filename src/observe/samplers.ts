@@ -7,6 +7,7 @@ import { readCgroup, readProcs } from "./sources/cgroup.js";
 import { haproxyStats } from "./sources/haproxy.js";
 import { MemcachedReader } from "./sources/memcached.js";
 import { PostgresReader } from "./sources/postgres.js";
+import { RedisReader } from "./sources/redis.js";
 import { type Selector, scrape, type Series, select, sumOf } from "./sources/prometheus.js";
 
 export type Reading = Record<string, number | string>;
@@ -14,7 +15,7 @@ export type Reading = Record<string, number | string>;
 export interface Sampler {
   /** e.g. "cache-1" (the component) and what kind of reading it makes */
   name: string;
-  source: "container" | "memcached" | "postgres" | "haproxy" | "metrics";
+  source: "container" | "memcached" | "redis" | "postgres" | "haproxy" | "metrics";
   read(): Promise<Reading>;
   /** Called as soon as the component is up, before the services that use it start: a reader that
    * must hold its connection before others fill the component's connection table takes it here. */
@@ -31,6 +32,22 @@ const MEMCACHED_KEYS = [
   "get_hits",
   "get_misses",
   "curr_items",
+] as const;
+
+/** Redis INFO: clients, the stats a cache story needs, memory against maxmemory, keys held. */
+const REDIS_KEYS = [
+  "connected_clients",
+  "maxclients",
+  "total_connections_received",
+  "rejected_connections",
+  "keyspace_hits",
+  "keyspace_misses",
+  "evicted_keys",
+  "expired_keys",
+  "total_commands_processed",
+  "used_memory",
+  "maxmemory",
+  "keys",
 ] as const;
 
 /** Series of the reference app (and any app using these names) worth a time series. */
@@ -134,6 +151,18 @@ export function samplersFor(plan: TopologyPlan, runtime: Runtime): Sampler[] {
         async read() {
           const s = await reader.read();
           return Object.fromEntries(MEMCACHED_KEYS.filter((k) => s[k] !== undefined).map((k) => [k, s[k] as number]));
+        },
+        open: () => reader.open(),
+        close: () => reader.close(),
+      });
+    } else if (c.kind === "redis") {
+      const reader = new RedisReader(() => runtime.endpoint(service, replica, c.port), 800);
+      out.push({
+        name: host,
+        source: "redis",
+        async read() {
+          const s = await reader.read();
+          return Object.fromEntries(REDIS_KEYS.filter((k) => s[k] !== undefined).map((k) => [k, s[k] as number]));
         },
         open: () => reader.open(),
         close: () => reader.close(),

@@ -14,14 +14,15 @@ const PROXY_PORT_BASE = 20000;
 
 export const DEFAULT_PORT: Record<Exclude<ServiceKind, "image">, number> = {
   memcached: 11211,
+  redis: 6379,
   postgres: 5432,
   haproxy: 8000,
   app: 8080,
 };
 
 export interface ReadyCheck {
-  /** tcp: connect + protocol greeting by kind (memcached "version", postgres SSLRequest, else hold). */
-  tcp?: { port: number; protocol: "memcached" | "postgres" | "hold" };
+  /** tcp: connect + protocol greeting by kind (memcached "version", redis PING, postgres SSLRequest, else hold). */
+  tcp?: { port: number; protocol: "memcached" | "redis" | "postgres" | "hold" };
   http?: { port: number; path: string };
   log?: string;
   timeout: number;
@@ -207,6 +208,11 @@ function servicePlan(
       ulimits.nofile ??= conns + 64;
       break;
     }
+    case "redis":
+      cmd ??= redisArgs(svc, port);
+      // Redis lowers maxclients to what nofile allows (less 32 for itself): give it room unless capped.
+      ulimits.nofile ??= (svc.connections ?? REDIS_MAXCLIENTS) + 64;
+      break;
     case "postgres":
       // POSTGRES_PASSWORD is the run's own, added by the runtime when the container is created. md5,
       // not scram: scram's PBKDF2 on each new connection costs a CPU-limited database its baseline
@@ -226,9 +232,10 @@ function servicePlan(
       break;
     }
     case "app": {
-      const cache = depOfKind("memcached");
+      const cache = depOfKind("memcached") ?? depOfKind("redis");
       const db = depOfKind("postgres");
       if (cache) env.CACHE_ADDR = addr.get(linkName(cache)) as string;
+      if (cache && s.services[cache.to]?.kind === "redis") env.CACHE_KIND = "redis";
       if (db) env.DATABASE_URL = `postgres://cascade@${addr.get(linkName(db))}/cascade`;
       env.PORT = String(port);
       if (Object.keys(svc.config).length > 0) env.CASCADE_APP_CONFIG = JSON.stringify(svc.config);
@@ -279,11 +286,39 @@ function metricsPlan(m: NonNullable<Service["metrics"]>, port: number): MetricsP
   return { path: m.path, port: m.port ?? port, map };
 }
 
+/** Redis's own default maxclients. */
+const REDIS_MAXCLIENTS = 10_000;
+
+/** A cache, not a store: maxclients as `connections`, maxmemory at 80 % of the container's limit
+ * (64 MB without one, as memcached's -m) with LRU eviction so evictions show in INFO, and no
+ * persistence (no RDB snapshots, no AOF) so a kill loses the data as memcached's would. */
+function redisArgs(svc: Service, port: number): string[] {
+  const memMb = svc.memory ? Math.max(8, Math.floor((svc.memory * 0.8) / 2 ** 20)) : 64;
+  return [
+    "--port",
+    String(port),
+    "--maxclients",
+    String(svc.connections ?? REDIS_MAXCLIENTS),
+    "--maxmemory",
+    `${memMb}mb`,
+    "--maxmemory-policy",
+    "allkeys-lru",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--protected-mode",
+    "no",
+  ];
+}
+
 function readyCheck(svc: Service, port: number): ReadyCheck {
   if (svc.ready) return fromDeclared(svc.ready, port);
   switch (svc.kind) {
     case "memcached":
       return { tcp: { port, protocol: "memcached" }, timeout: 30_000 };
+    case "redis":
+      return { tcp: { port, protocol: "redis" }, timeout: 30_000 };
     case "postgres":
       return { tcp: { port, protocol: "postgres" }, timeout: 90_000 };
     case "haproxy":

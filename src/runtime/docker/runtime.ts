@@ -18,7 +18,7 @@ import { readFileSync } from "node:fs";
 import { cpus, networkInterfaces, totalmem } from "node:os";
 import type Docker from "dockerode";
 import type { ContainerPlan, ReadyCheck, TopologyPlan } from "../../topology/plan.js";
-import { probeHold, probeHttp, probeMemcached, probePostgres } from "../probe.js";
+import { probeHold, probeHttp, probeMemcached, probePostgres, probeRedis } from "../probe.js";
 import type { ContainerEvent, ContainerState, Endpoint, ImageRefs, Limits, Runtime, TeardownReport, UpOptions } from "../types.js";
 import { docker, dockerStreams } from "./client.js";
 import { LABEL, ownerLabel, removeByLabel } from "./labels.js";
@@ -260,7 +260,7 @@ export class DockerRuntime implements Runtime {
     const { service, replica } = l.plan;
     if (check.tcp) {
       const ep = await this.endpoint(service, replica, check.tcp.port);
-      const fn = { memcached: probeMemcached, postgres: probePostgres, hold: probeHold }[check.tcp.protocol];
+      const fn = { memcached: probeMemcached, redis: probeRedis, postgres: probePostgres, hold: probeHold }[check.tcp.protocol];
       if (!(await fn(ep))) return `no ${check.tcp.protocol === "hold" ? "TCP" : check.tcp.protocol} answer on port ${check.tcp.port}`;
     }
     if (check.http) {
