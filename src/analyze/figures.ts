@@ -83,6 +83,9 @@ export function userRequests(s: Series, span: Span): number {
   return s.users.slice(span.from, span.to).reduce((a, u) => a + u.sent, 0);
 }
 
+/** Kinds that are a database: their CPU, calls and saturation are the database's. */
+export const isDatabase = (kind: string | undefined) => kind === "postgres" || kind === "mariadb";
+
 /** Calls the database served (or cancelled): its transactions, commits and rollbacks, less the one
  * each new session makes as it starts (measured: 10 sessions of one SELECT count 20 commits) and
  * the one per second the harness's own reader makes. Without a watched database, the app's count. */
@@ -99,6 +102,11 @@ export function dbCalls(s: Series, span: Span, blackBox: boolean): Figure {
       };
     }
   }
+  if (watched(s, "mariadb")) {
+    // the reader takes its own statements off Questions as it reads (observe/sources/mariadb.ts)
+    const x = paired(s, "mariadb", ["questions_per_s"], span);
+    if (x) return { value: x.sum, requests: x.requests, source: `${names(s, "mariadb")} (mariadb Questions, less the harness's reader)` };
+  }
   if (!blackBox) {
     const x = paired(s, "app", ["db_queries_per_s"], span);
     if (x) return { value: x.sum, requests: x.requests, source: `${names(s, "app")} (the app's /metrics)` };
@@ -114,6 +122,15 @@ export function dbFailures(s: Series, span: Span, blackBox: boolean): Figure {
     const fatal = total(s, "postgres", "sessions_fatal_per_s", span);
     if (rb !== null || fatal !== null)
       return { value: (rb ?? 0) + (fatal ?? 0), source: `${names(s, "postgres")} (postgres rollbacks and fatal sessions)` };
+  }
+  if (watched(s, "mariadb")) {
+    const stopped = total(s, "mariadb", "max_statement_time_exceeded_per_s", span);
+    const refused = total(s, "mariadb", "connection_errors_max_connections_per_s", span);
+    if (stopped !== null || refused !== null)
+      return {
+        value: (stopped ?? 0) + (refused ?? 0),
+        source: `${names(s, "mariadb")} (mariadb Max_statement_time_exceeded and Connection_errors_max_connections)`,
+      };
   }
   if (!blackBox) {
     const app = total(s, "app", "db_errors_per_s", span);
@@ -174,6 +191,17 @@ export function connections(s: Series, span: Span): Connections[] {
       refused: total(s, "postgres", "sessions_fatal_per_s", span, svc),
       refusedWord: "ended in a fatal error",
       source: `${svc} (postgres pg_stat_database sessions and sessions_fatal; backends started, from its cgroup)`,
+    });
+  }
+  for (const { svc } of rowsOf(s, "mariadb", span)) {
+    const opened = total(s, "mariadb", "connections_per_s", span, svc);
+    if (opened === null) continue;
+    out.push({
+      dep: svc,
+      opened,
+      refused: total(s, "mariadb", "connection_errors_max_connections_per_s", span, svc),
+      refusedWord: "refused",
+      source: `${svc} (mariadb Connections, Connection_errors_max_connections)`,
     });
   }
   return out;

@@ -39,6 +39,14 @@ export interface Series {
 const COUNTERS: Record<string, string[]> = {
   memcached: ["total_connections", "rejected_connections", "listen_disabled_num", "cmd_get", "get_hits", "get_misses"],
   postgres: ["xact_commit", "xact_rollback", "sessions", "sessions_fatal", "sessions_killed", "sessions_abandoned", "calls", "exec_ms"],
+  mariadb: [
+    "questions",
+    "connections",
+    "aborted_connects",
+    "connection_errors_max_connections",
+    "aborted_clients",
+    "max_statement_time_exceeded",
+  ],
   haproxy: ["hrsp_5xx", "econ", "eresp", "requests", "server_sessions", "retries", "redispatches"],
   metrics: [
     "requests",

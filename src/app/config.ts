@@ -101,7 +101,7 @@ export interface AppConfig extends AppSettings {
   port: number;
   /** host:port of memcached; undefined = no cache (every read goes to the database). */
   cacheAddr: string | undefined;
-  /** postgres:// URL; undefined = no database (every miss answers 503). */
+  /** postgres:// or mysql:// (MariaDB) URL; undefined = no database (every miss answers 503). */
   databaseUrl: string | undefined;
   /** generate_series rows per CPU-millisecond of this host's database, measured by the harness
    * (DB_ROWS_PER_CPU_MS); undefined = not calibrated, and then dbQueryCpuMs must stay 0. */
@@ -315,8 +315,8 @@ function parseCacheAddr(v: string | undefined): string | undefined {
 
 function parseDatabaseUrl(v: string | undefined): string | undefined {
   if (v === undefined || v.trim() === "") return undefined;
-  if (!/^postgres(ql)?:\/\//.test(v.trim())) {
-    throw new ConfigError("DATABASE_URL must be a postgres:// or postgresql:// URL");
+  if (!/^(postgres(ql)?|mysql|mariadb):\/\//.test(v.trim())) {
+    throw new ConfigError("DATABASE_URL must be a postgres://, postgresql://, mysql:// or mariadb:// URL");
   }
   return v.trim();
 }

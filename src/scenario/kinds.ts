@@ -14,7 +14,7 @@ const ONLY: Record<string, readonly Kind[]> = {
   backend: ["haproxy"],
   timeout: ["haproxy"],
   lb: ["haproxy"],
-  connections: ["memcached"],
+  connections: ["memcached", "mariadb"],
   config: ["app"],
 };
 

@@ -102,7 +102,7 @@ export const Readiness = z
     message: "give at least one of tcp, http or log",
   });
 
-export const ServiceKind = z.enum(["memcached", "postgres", "haproxy", "app", "image"]);
+export const ServiceKind = z.enum(["memcached", "postgres", "mariadb", "haproxy", "app", "image"]);
 
 /** The failures HAProxy 2.8 can retry a request on (its configuration manual, "retry-on"; 421 and
  * 429 came later). Status codes are strings here, as HAProxy reads them; YAML may give numbers. */
@@ -201,8 +201,13 @@ export const Service = z
     ulimits: z.record(z.string(), z.number().int().min(0)).default({}).meta({ description: "e.g. { nofile: 1024 }" }),
     restart: z.enum(["no", "on-failure", "always", "unless-stopped"]).default("no"),
     ready: Readiness.optional(),
-    /** memcached: -c max connections; -m memory MB. */
-    connections: z.number().int().min(1).optional().meta({ description: "memcached: maximum simultaneous connections (-c)" }),
+    /** memcached: -c max connections; mariadb: max_connections. */
+    connections: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .meta({ description: "memcached: maximum simultaneous connections (-c); mariadb: max_connections (at least 10; default 300)" }),
     /** haproxy: the service it balances across (every replica is a server). */
     backend: ServiceName.optional().meta({ description: "haproxy: the service whose replicas it balances" }),
     timeout: Duration.optional().meta({ description: "haproxy: server timeout (gateway timeout → 504)" }),

@@ -14,13 +14,15 @@ const PROXY_PORT_BASE = 20000;
 export const DEFAULT_PORT: Record<Exclude<ServiceKind, "image">, number> = {
   memcached: 11211,
   postgres: 5432,
+  mariadb: 3306,
   haproxy: 8000,
   app: 8080,
 };
 
 export interface ReadyCheck {
-  /** tcp: connect + protocol greeting by kind (memcached "version", postgres SSLRequest, else hold). */
-  tcp?: { port: number; protocol: "memcached" | "postgres" | "hold" };
+  /** tcp: connect + protocol greeting by kind (memcached "version", postgres SSLRequest, mariadb
+   * handshake, else hold). */
+  tcp?: { port: number; protocol: "memcached" | "postgres" | "mariadb" | "hold" };
   http?: { port: number; path: string };
   log?: string;
   timeout: number;
@@ -145,6 +147,14 @@ function servicePlan(s: Scenario, name: string, svc: Service, replica: number, d
       // pg_stat_statements: statements and their execution time, as the database counts them
       cmd ??= ["postgres", "-c", `port=${port}`, "-c", "max_connections=300", "-c", "shared_preload_libraries=pg_stat_statements"];
       break;
+    case "mariadb":
+      // MARIADB_PASSWORD (and the official image's MARIADB_ROOT_PASSWORD) are the run's own, added by
+      // the runtime at creation; these names work for the official image and docker/mariadb alike.
+      Object.assign(env, { MARIADB_USER: "cascade", MARIADB_DATABASE: "cascade" });
+      // `connections` is max_connections (300 as Postgres's when not declared). skip-name-resolve:
+      // no lookup of a client's address on connect (the official image sets it too).
+      cmd ??= ["mariadbd", `--port=${port}`, `--max-connections=${svc.connections ?? 300}`, "--skip-name-resolve"];
+      break;
     case "haproxy": {
       env.HAPROXY_CFG = haproxyConfig(s, svc, port);
       cmd ??= ["sh", "-c", 'printf "%s\\n" "$HAPROXY_CFG" > /tmp/haproxy.cfg && exec haproxy -W -db -f /tmp/haproxy.cfg'];
@@ -153,8 +163,11 @@ function servicePlan(s: Scenario, name: string, svc: Service, replica: number, d
     case "app": {
       const cache = depOfKind("memcached");
       const db = depOfKind("postgres");
+      const maria = depOfKind("mariadb");
       if (cache) env.CACHE_ADDR = addr.get(linkName(cache)) as string;
       if (db) env.DATABASE_URL = `postgres://cascade@${addr.get(linkName(db))}/cascade`;
+      // the password comes as MYSQL_PWD, from the runtime (as PGPASSWORD for Postgres)
+      else if (maria) env.DATABASE_URL = `mysql://cascade@${addr.get(linkName(maria))}/cascade`;
       env.PORT = String(port);
       if (Object.keys(svc.config).length > 0) env.CASCADE_APP_CONFIG = JSON.stringify(svc.config);
       break;
@@ -188,6 +201,8 @@ function readyCheck(svc: Service, port: number): ReadyCheck {
       return { tcp: { port, protocol: "memcached" }, timeout: 30_000 };
     case "postgres":
       return { tcp: { port, protocol: "postgres" }, timeout: 90_000 };
+    case "mariadb":
+      return { tcp: { port, protocol: "mariadb" }, timeout: 90_000 };
     case "haproxy":
       return { http: { port, path: "/haproxy-health" }, timeout: 30_000 };
     case "app":
