@@ -456,8 +456,8 @@ function propagation(
         if (lim && (r.cpu_cores ?? 0) >= 0.9 * lim) return `CPU at ${Math.round(((r.cpu_cores ?? 0) / lim) * 100)} % of its limit`;
         if ((r[callKey] ?? 0) > 2 * dbBase + 5)
           return `${Math.round(r[callKey] ?? 0)} ${kind === "mariadb" ? "statements" : "transactions"}/s (baseline ${Math.round(dbBase)})`;
-        if (kind === "mariadb" && (r.connection_errors_max_connections_per_s ?? 0) > 0)
-          return `refused ${Math.round(r.connection_errors_max_connections_per_s ?? 0)} connections/s at max_connections`;
+        if (kind === "mariadb" && (r.aborted_connects_per_s ?? 0) > 0)
+          return `refused ${Math.round(r.aborted_connects_per_s ?? 0)} connections/s (Aborted_connects)`;
       }
       if (kind === "app") {
         if ((r.queue_depth ?? 0) > qBase + 5) return `queue ${r.queue_depth} deep`;

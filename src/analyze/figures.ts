@@ -125,11 +125,11 @@ export function dbFailures(s: Series, span: Span, blackBox: boolean): Figure {
   }
   if (watched(s, "mariadb")) {
     const stopped = total(s, "mariadb", "max_statement_time_exceeded_per_s", span);
-    const refused = total(s, "mariadb", "connection_errors_max_connections_per_s", span);
+    const refused = mariadbRefused(s, span);
     if (stopped !== null || refused !== null)
       return {
         value: (stopped ?? 0) + (refused ?? 0),
-        source: `${names(s, "mariadb")} (mariadb Max_statement_time_exceeded and Connection_errors_max_connections)`,
+        source: `${names(s, "mariadb")} (mariadb Max_statement_time_exceeded and Aborted_connects)`,
       };
   }
   if (!blackBox) {
@@ -137,6 +137,16 @@ export function dbFailures(s: Series, span: Span, blackBox: boolean): Figure {
     if (app !== null) return { value: app, source: `${names(s, "app")} (the app's /metrics)` };
   }
   return { value: null, source: "no database counters" };
+}
+
+/** Connection attempts MariaDB refused. MariaDB 10.11 counts a refusal at max_connections in
+ * Aborted_connects (with bad passwords and handshake timeouts), not in Connection_errors_max_connections
+ * (measured: 12 clients at max_connections 10 moved Aborted_connects by 2, the other by 0); MySQL
+ * counts it in the latter. The larger of the two, so neither server is counted twice. */
+function mariadbRefused(s: Series, span: Span, only?: string): number | null {
+  const aborted = total(s, "mariadb", "aborted_connects_per_s", span, only);
+  const capped = total(s, "mariadb", "connection_errors_max_connections_per_s", span, only);
+  return aborted === null && capped === null ? null : Math.max(aborted ?? 0, capped ?? 0);
 }
 
 /** Cache hits as the cache counts them. A cache that was down counted none: its seconds without a
@@ -199,9 +209,9 @@ export function connections(s: Series, span: Span): Connections[] {
     out.push({
       dep: svc,
       opened,
-      refused: total(s, "mariadb", "connection_errors_max_connections_per_s", span, svc),
+      refused: mariadbRefused(s, span, svc),
       refusedWord: "refused",
-      source: `${svc} (mariadb Connections, Connection_errors_max_connections)`,
+      source: `${svc} (mariadb Connections; Aborted_connects or Connection_errors_max_connections)`,
     });
   }
   return out;

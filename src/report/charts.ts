@@ -367,7 +367,8 @@ function dependenciesChart(m: ReportModel): Chart {
   for (const svc of servicesOf(s, "mariadb")) {
     conns.add(`open connections (${svc})`, col(s, svc, "threads_connected"));
     conns.add(`new connections/s (${svc})`, col(s, svc, "connections_per_s"));
-    conns.add(`refused at max_connections/s (${svc})`, col(s, svc, "connection_errors_max_connections_per_s"), { color: "#e45756" });
+    // MariaDB counts a refusal at max_connections in Aborted_connects (see analyze/figures.ts)
+    conns.add(`refused connections/s (${svc})`, col(s, svc, "aborted_connects_per_s"), { color: "#e45756" });
   }
   for (const svc of servicesWith(s, "cache_errors_per_s")) conns.add(`cache errors/s (${svc})`, col(s, svc, "cache_errors_per_s"));
   return {

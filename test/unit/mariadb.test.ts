@@ -52,8 +52,20 @@ describe("mariadb figures", () => {
     kinds: { db: "mariadb" },
     services: {
       db: [
-        { questions_per_s: 12, connections_per_s: 3, connection_errors_max_connections_per_s: 1, max_statement_time_exceeded_per_s: 2 },
-        { questions_per_s: 8, connections_per_s: 0, connection_errors_max_connections_per_s: 0, max_statement_time_exceeded_per_s: 0 },
+        {
+          questions_per_s: 12,
+          connections_per_s: 3,
+          aborted_connects_per_s: 1,
+          connection_errors_max_connections_per_s: 0,
+          max_statement_time_exceeded_per_s: 2,
+        },
+        {
+          questions_per_s: 8,
+          connections_per_s: 0,
+          aborted_connects_per_s: 0,
+          connection_errors_max_connections_per_s: 0,
+          max_statement_time_exceeded_per_s: 0,
+        },
       ],
     },
     gaps: {},
@@ -64,7 +76,12 @@ describe("mariadb figures", () => {
     expect(dbCalls(s, all, true).source).toMatch(/Questions/);
     expect(dbFailures(s, all, true).value).toBe(3);
     expect(connections(s, all)).toEqual([
-      expect.objectContaining({ dep: "db", opened: 3, refused: 1, source: "db (mariadb Connections, Connection_errors_max_connections)" }),
+      expect.objectContaining({
+        dep: "db",
+        opened: 3,
+        refused: 1,
+        source: "db (mariadb Connections; Aborted_connects or Connection_errors_max_connections)",
+      }),
     ]);
   });
 });
