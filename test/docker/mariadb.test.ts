@@ -93,4 +93,20 @@ load: { target: app, phases: [{ duration: 1s, rate: 1 }] }`);
         `Aborted_connects +${during.aborted_connects - before.aborted_connects}`,
     );
   });
+
+  it("is killed like a crash, comes back with this run's password, and the reader follows it", async () => {
+    const before = await reader.read();
+    await t.runtime.kill("db", undefined, "SIGKILL");
+    await expect(reader.read()).rejects.toThrow();
+    await t.runtime.start("db", undefined); // waits for the handshake again
+    const after = await reader.read();
+    expect(after.uptime_s).toBeLessThan(before.uptime_s + 5);
+    // a new server counts from zero; of its statements none is a client's yet
+    expect(after.questions).toBe(0);
+    // the app's pool reconnects by itself, and each read is one statement again
+    const r = await load(await t.ep("app"), "/", [{ duration: 1000, rate: 20 }]);
+    const later = await reader.read();
+    expect(r.totals.s2xx).toBeGreaterThan(15);
+    expect(later.questions - after.questions).toBe(r.totals.s2xx);
+  });
 });
