@@ -10,6 +10,7 @@ import { TimeoutError, errorMessage, sleep, withDeadline } from "./timeout.js";
 
 const INIT_RETRY_MS = 500;
 const SEED_BATCH = 1000;
+const CLIENT_GRACE_MS = 1000;
 
 export class MariaDatabase {
   private current: mysql.Pool;
@@ -145,12 +146,18 @@ export class MariaDatabase {
       }
       try {
         const q = mariadbItemQuery(id, this.opts.queryCost ?? 0, this.opts.queryLatencyMs ?? 0, deadline - Date.now());
-        const [rows] = await c.query({ ...q, timeout: Math.max(1, deadline - Date.now()) });
+        // The server stops the statement at the time left and the connection stays good; this
+        // side's timeout, a second later, is for a server that does not answer at all.
+        const [rows] = await c.query({ ...q, timeout: Math.max(1, deadline - Date.now()) + CLIENT_GRACE_MS });
         c.release();
         return rows as Array<{ payload: string | null }>;
       } catch (e) {
-        // A statement that timed out on this side may still run: the connection is not reused.
-        c.destroy();
+        // A statement stopped by the server (max_statement_time) leaves a usable connection, as
+        // Postgres's statement_timeout does; a fatal error or this side's timeout (the statement
+        // may still run) does not: that connection is not reused.
+        const err = e as { fatal?: boolean; code?: string };
+        if (err.fatal || err.code === "PROTOCOL_SEQUENCE_TIMEOUT") c.destroy();
+        else c.release();
         throw e;
       }
     })();
