@@ -109,4 +109,16 @@ load: { target: app, phases: [{ duration: 1s, rate: 1 }] }`);
     expect(r.totals.s2xx).toBeGreaterThan(15);
     expect(later.questions - after.questions).toBe(r.totals.s2xx);
   });
+
+  it("pauses (frozen: the reader times out) and thaws, and takes a CPU limit while running", async () => {
+    await t.runtime.pause("db", undefined, true);
+    await expect(reader.read()).rejects.toThrow();
+    await t.runtime.pause("db", undefined, false);
+    expect((await reader.read()).threads_connected).toBeGreaterThanOrEqual(0);
+    const had = await t.runtime.update("db", 1, { cpus: 0.25 });
+    expect(had.cpus ?? 0).toBe(0);
+    await t.runtime.update("db", 1, { cpus: 0 });
+    const r = await load(await t.ep("app"), "/", [{ duration: 1000, rate: 20 }]);
+    expect(r.totals.s2xx).toBeGreaterThan(15);
+  });
 });
