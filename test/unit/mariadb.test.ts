@@ -6,7 +6,7 @@ import { dbCalls, dbFailures, connections } from "../../src/analyze/figures.js";
 import type { Series } from "../../src/analyze/series.js";
 import { mariadbItemQuery } from "../../src/app/mariadb.js";
 import { ROOT } from "../../src/paths.js";
-import { loadScenario } from "../../src/scenario/load.js";
+import { loadScenario, parseScenario } from "../../src/scenario/load.js";
 import { calibrationNeeds } from "../../src/calibrate/needs.js";
 import { planTopology, redactedPlan } from "../../src/topology/plan.js";
 
@@ -28,6 +28,19 @@ describe("mariadb plan", async () => {
     const app = plan.containers.find((c) => c.host === "app-1");
     expect(app?.env.DATABASE_URL).toBe("mysql://cascade@toxiproxy:20002/cascade");
     expect(calibrationNeeds(scenario)).toEqual([{ db: "db", apps: ["app"], declaredMs: 8 }]);
+  });
+});
+
+describe("mariadb validation", () => {
+  it("refuses a max_connections MariaDB would raise to 10", () => {
+    const yaml = `name: m
+services:
+  app: { kind: app }
+  db: { kind: mariadb, connections: 5 }
+links: [{ from: app, to: db }]
+load: { target: app, phases: [{ duration: 1s, rate: 1 }] }
+`;
+    expect(() => parseScenario(yaml, "m.yaml")).toThrow(/m\.yaml:4:\d+.*max_connections is at least 10, got 5/);
   });
 });
 
