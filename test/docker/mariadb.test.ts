@@ -4,7 +4,7 @@
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MariadbReader } from "../../src/observe/sources/mariadb.js";
-import { load, type Topology, topology } from "./topology.js";
+import { load, type Topology, topology, until } from "./topology.js";
 
 describe("mariadb kind", () => {
   let t: Topology;
@@ -97,6 +97,13 @@ load: { target: app, phases: [{ duration: 1s, rate: 1 }] }`);
   it("is killed like a crash, comes back with this run's password, and the reader follows it", async () => {
     const before = await reader.read();
     await t.runtime.kill("db", undefined, "SIGKILL");
+    // the signal is sent from the host: the engine sees the exit a moment later (start() passes
+    // over a container it still sees running)
+    await until(
+      () => t.runtime.state("db", 1),
+      (st) => !st.running,
+      10_000,
+    );
     await expect(reader.read()).rejects.toThrow();
     await t.runtime.start("db", undefined); // waits for the handshake again
     const after = await reader.read();
