@@ -442,18 +442,22 @@ function propagation(
   for (const [svc, kind] of Object.entries(s.kinds)) {
     if (kind === "toxiproxy" || svc === target) continue;
     const rows = s.services[svc] ?? [];
-    const dbBase = baseMean(svc, "xact_commit_per_s");
+    // a database's calls: Postgres's commits, MariaDB's Questions
+    const callKey = kind === "mariadb" ? "questions_per_s" : "xact_commit_per_s";
+    const dbBase = baseMean(svc, callKey);
     const qBase = baseMean(svc, "queue_depth");
     const test = (r: Record<string, number>): string | null => {
       if (r.replicas !== undefined && r.running !== undefined && r.running < r.replicas)
         return `${r.replicas - r.running} of ${r.replicas} containers down`;
       if ((kind === "memcached" || kind === "redis") && (r.rejected_connections_per_s ?? 0) > 0)
         return `rejected ${Math.round(r.rejected_connections_per_s ?? 0)} connections/s`;
-      if (kind === "postgres") {
+      if (kind === "postgres" || kind === "mariadb") {
         const lim = cpuLimits[svc];
         if (lim && (r.cpu_cores ?? 0) >= 0.9 * lim) return `CPU at ${Math.round(((r.cpu_cores ?? 0) / lim) * 100)} % of its limit`;
-        if ((r.xact_commit_per_s ?? 0) > 2 * dbBase + 5)
-          return `${Math.round(r.xact_commit_per_s ?? 0)} transactions/s (baseline ${Math.round(dbBase)})`;
+        if ((r[callKey] ?? 0) > 2 * dbBase + 5)
+          return `${Math.round(r[callKey] ?? 0)} ${kind === "mariadb" ? "statements" : "transactions"}/s (baseline ${Math.round(dbBase)})`;
+        if (kind === "mariadb" && (r.aborted_connects_per_s ?? 0) > 0)
+          return `refused ${Math.round(r.aborted_connects_per_s ?? 0)} connections/s (Aborted_connects)`;
       }
       if (kind === "app" || s.mapped?.[svc]) {
         if ((r.queue_depth ?? 0) > qBase + 5) return `queue ${r.queue_depth} deep`;

@@ -75,11 +75,12 @@ export function utilisation(
 function cpuPerXact(scenario: Scenario, s: Series, w: Span): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [name, svc] of Object.entries(scenario.services)) {
-    if (svc.kind !== "postgres") continue;
+    if (svc.kind !== "postgres" && svc.kind !== "mariadb") continue;
     let cpuMs = 0;
     let xacts = 0;
     for (const r of (s.services[name] ?? []).slice(w.from, w.to)) {
-      const x = (r.xact_commit_per_s ?? 0) + (r.xact_rollback_per_s ?? 0);
+      // MariaDB: statements (Questions, the reader's taken off) in place of transactions
+      const x = svc.kind === "mariadb" ? (r.questions_per_s ?? 0) : (r.xact_commit_per_s ?? 0) + (r.xact_rollback_per_s ?? 0);
       if (r.cpu_cores === undefined || x < 5) continue;
       cpuMs += r.cpu_cores * 1000;
       xacts += x;

@@ -100,6 +100,9 @@ export function userRequests(s: Series, span: Span): number {
   return s.users.slice(span.from, span.to).reduce((a, u) => a + u.sent, 0);
 }
 
+/** Kinds that are a database: their CPU, calls and saturation are the database's. */
+export const isDatabase = (kind: string | undefined) => kind === "postgres" || kind === "mariadb";
+
 /** Calls the database served (or cancelled): its transactions, commits and rollbacks, less the one
  * each new session makes as it starts (measured: 10 sessions of one SELECT count 20 commits) and
  * the one per second the harness's own reader makes. Without a watched database, the app's count. */
@@ -115,6 +118,11 @@ export function dbCalls(s: Series, span: Span, blackBox: boolean): Figure {
         source: `${names(s, "postgres")} (postgres pg_stat_database: commits + rollbacks, less one per new session and the harness's one a second)`,
       };
     }
+  }
+  if (watched(s, "mariadb")) {
+    // the reader takes its own statements off Questions as it reads (observe/sources/mariadb.ts)
+    const x = paired(s, "mariadb", ["questions_per_s"], span);
+    if (x) return { value: x.sum, requests: x.requests, source: `${names(s, "mariadb")} (mariadb Questions, less the harness's reader)` };
   }
   if (!blackBox) {
     const x = paired(s, "app", ["db_queries_per_s"], span);
@@ -132,6 +140,15 @@ export function dbFailures(s: Series, span: Span, blackBox: boolean): Figure {
     if (rb !== null || fatal !== null)
       return { value: (rb ?? 0) + (fatal ?? 0), source: `${names(s, "postgres")} (postgres rollbacks and fatal sessions)` };
   }
+  if (watched(s, "mariadb")) {
+    const stopped = total(s, "mariadb", "max_statement_time_exceeded_per_s", span);
+    const refused = mariadbRefused(s, span);
+    if (stopped !== null || refused !== null)
+      return {
+        value: (stopped ?? 0) + (refused ?? 0),
+        source: `${names(s, "mariadb")} (mariadb Max_statement_time_exceeded and Aborted_connects)`,
+      };
+  }
   if (!blackBox) {
     const app = total(s, "app", "db_errors_per_s", span);
     if (app !== null) return { value: app, source: appSource(s, ["db_errors"]) };
@@ -144,6 +161,16 @@ const CACHE_HITS = [
   ["memcached", "get_hits_per_s", "memcached get_hits"],
   ["redis", "keyspace_hits_per_s", "redis INFO keyspace_hits"],
 ] as const;
+
+/** Connection attempts MariaDB refused. MariaDB 10.11 counts a refusal at max_connections in
+ * Aborted_connects (with bad passwords and handshake timeouts), not in Connection_errors_max_connections
+ * (measured: 12 clients at max_connections 10 moved Aborted_connects by 2, the other by 0); MySQL
+ * counts it in the latter. The larger of the two, so neither server is counted twice. */
+function mariadbRefused(s: Series, span: Span, only?: string): number | null {
+  const aborted = total(s, "mariadb", "aborted_connects_per_s", span, only);
+  const capped = total(s, "mariadb", "connection_errors_max_connections_per_s", span, only);
+  return aborted === null && capped === null ? null : Math.max(aborted ?? 0, capped ?? 0);
+}
 
 /** Cache hits as the cache counts them. A cache that was down counted none: its seconds without a
  * reading are seconds without hits. */
@@ -207,6 +234,17 @@ export function connections(s: Series, span: Span): Connections[] {
       refused: total(s, "postgres", "sessions_fatal_per_s", span, svc),
       refusedWord: "ended in a fatal error",
       source: `${svc} (postgres pg_stat_database sessions and sessions_fatal; backends started, from its cgroup)`,
+    });
+  }
+  for (const { svc } of rowsOf(s, "mariadb", span)) {
+    const opened = total(s, "mariadb", "connections_per_s", span, svc);
+    if (opened === null) continue;
+    out.push({
+      dep: svc,
+      opened,
+      refused: mariadbRefused(s, span, svc),
+      refusedWord: "refused",
+      source: `${svc} (mariadb Connections; Aborted_connects or Connection_errors_max_connections)`,
     });
   }
   return out;

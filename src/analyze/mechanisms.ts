@@ -9,6 +9,7 @@ import {
   dbCalls,
   dbFailures,
   dbServiceMs,
+  isDatabase,
   lbLayer,
   max,
   names,
@@ -72,7 +73,7 @@ export function dbSaturation(s: Series, span: Span, cpuLimits: Record<string, nu
   let worst: number | null = null;
   for (const [svc, k] of Object.entries(s.kinds)) {
     const limit = cpuLimits[svc];
-    if (k !== "postgres" || !limit) continue;
+    if (!isDatabase(k) || !limit) continue;
     const rows = (s.services[svc] ?? [])
       .slice(span.from, span.to)
       .map((r) => r.cpu_cores)

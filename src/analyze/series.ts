@@ -52,6 +52,14 @@ const COUNTERS: Record<string, string[]> = {
     "total_commands_processed",
   ],
   postgres: ["xact_commit", "xact_rollback", "sessions", "sessions_fatal", "sessions_killed", "sessions_abandoned", "calls", "exec_ms"],
+  mariadb: [
+    "questions",
+    "connections",
+    "aborted_connects",
+    "connection_errors_max_connections",
+    "aborted_clients",
+    "max_statement_time_exceeded",
+  ],
   haproxy: ["hrsp_5xx", "econ", "eresp", "requests", "server_sessions", "retries", "redispatches"],
   metrics: [
     "requests",

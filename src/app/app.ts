@@ -7,6 +7,7 @@ import { Admission, type SlotSource } from "./admission.js";
 import { CacheClients } from "./cache-clients.js";
 import { type AppConfig, type AppSettings, rowsFor, settingsOf } from "./config.js";
 import { Database } from "./db.js";
+import { MariaDatabase, isMysqlUrl } from "./mariadb.js";
 import { ItemService } from "./items.js";
 import { BackgroundJobs } from "./jobs.js";
 import { Ballast, Leak, MemoryShedder, memoryLimit, startupLoad } from "./memory.js";
@@ -105,8 +106,9 @@ export async function startApp(config: AppConfig, opts: StartOptions = {}): Prom
     return { order: s.queueOrder, limit: s.queueLimit, deadlineMs: s.queueDeadlineMs };
   });
 
-  const db = config.databaseUrl
-    ? new Database(config.databaseUrl, {
+  const url = config.databaseUrl;
+  const db = url
+    ? new (isMysqlUrl(url) ? MariaDatabase : Database)(url, {
         get poolSize() {
           return live.current.dbPoolSize;
         },
@@ -208,7 +210,7 @@ export async function startApp(config: AppConfig, opts: StartOptions = {}): Prom
       await Promise.race([stopped, sleep(grace)]);
       server.closeAllConnections();
       await stopped;
-      await Promise.all([caches?.close(), db?.close().catch((e: unknown) => log(`closing postgres: ${errorMessage(e)}`))]);
+      await Promise.all([caches?.close(), db?.close().catch((e: unknown) => log(`closing the database: ${errorMessage(e)}`))]);
     })();
     return closing;
   };

@@ -103,7 +103,7 @@ export interface AppConfig extends AppSettings {
   cacheAddr: string | undefined;
   /** The server at cacheAddr (CACHE_KIND): memcached unless told redis. */
   cacheKind: "memcached" | "redis";
-  /** postgres:// URL; undefined = no database (every miss answers 503). */
+  /** postgres:// or mysql:// (MariaDB) URL; undefined = no database (every miss answers 503). */
   databaseUrl: string | undefined;
   /** generate_series rows per CPU-millisecond of this host's database, measured by the harness
    * (DB_ROWS_PER_CPU_MS); undefined = not calibrated, and then dbQueryCpuMs must stay 0. */
@@ -323,8 +323,8 @@ function parseCacheKind(v: string | undefined): AppConfig["cacheKind"] {
 
 function parseDatabaseUrl(v: string | undefined): string | undefined {
   if (v === undefined || v.trim() === "") return undefined;
-  if (!/^postgres(ql)?:\/\//.test(v.trim())) {
-    throw new ConfigError("DATABASE_URL must be a postgres:// or postgresql:// URL");
+  if (!/^(postgres(ql)?|mysql|mariadb):\/\//.test(v.trim())) {
+    throw new ConfigError("DATABASE_URL must be a postgres://, postgresql://, mysql:// or mariadb:// URL");
   }
   return v.trim();
 }

@@ -22,6 +22,9 @@ export interface DatabaseOptions {
   log?: (line: string) => void;
 }
 
+/** What the request path and start-up use of a database: Postgres (Database) or MariaDB (mariadb.ts). */
+export type Store = Pick<Database, "init" | "warm" | "reconfigure" | "getPayload" | "close">;
+
 export class Database {
   private current: pg.Pool;
   private poolShape: { poolSize: number; queryTimeoutMs: number };

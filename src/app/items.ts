@@ -1,7 +1,7 @@
 // The read-through path: memcached first, Postgres on a miss or when the cache fails, with the
 // configured retries around the database read.
 import type { Cache } from "./cache.js";
-import type { Database } from "./db.js";
+import type { Store } from "./db.js";
 import type { AppMetrics } from "./metrics.js";
 import { RetryBudget, type RetryPolicy, withRetries } from "./retry.js";
 
@@ -15,7 +15,7 @@ export interface ItemResult {
 export interface ItemServiceDeps {
   /** The cache used when `read` is given none (tests, and the async model's shared clients). */
   cache?: Cache | undefined;
-  db: Database | undefined;
+  db: Store | undefined;
   metrics: AppMetrics;
   cacheTtlS: number | (() => number);
   /** Read before each retry decision; no retries when absent. */

@@ -1,4 +1,4 @@
-// Which databases a scenario's declared CPU time must be calibrated on: every Postgres service that
+// Which databases a scenario's declared CPU time must be calibrated on: every Postgres or MariaDB service that
 // a reference app reads with a per-read CPU cost (in its config or set by an `app` fault later).
 import type { Scenario } from "../scenario/schema.js";
 
@@ -19,7 +19,7 @@ const cpuMsOf = (o: Record<string, unknown> | undefined): number => {
 export function calibrationNeeds(s: Scenario): CalibrationNeed[] {
   const out: CalibrationNeed[] = [];
   for (const [db, svc] of Object.entries(s.services)) {
-    if (svc.kind !== "postgres") continue;
+    if (svc.kind !== "postgres" && svc.kind !== "mariadb") continue;
     const apps = s.links.filter((l) => l.to === db && s.services[l.from]?.kind === "app").map((l) => l.from);
     const declared = apps.map((a) =>
       Math.max(cpuMsOf(s.services[a]?.config), ...s.faults.map((f) => (f.kind === "app" && f.service === a ? cpuMsOf(f.set) : 0))),

@@ -11,7 +11,8 @@ import type { Endpoint } from "../runtime/types.js";
 
 export interface DbCalibration {
   service: string;
-  /** generate_series rows per CPU-millisecond of one core, on this host */
+  /** units of the costly read per CPU-millisecond of one core, on this host: generate_series rows
+   * on Postgres, BENCHMARK iterations on MariaDB (calibrate/mariadb.ts) */
   rows_per_cpu_ms: number;
   /** the probe: queries run, rows counted in all, the cgroup CPU they cost and the wall time taken */
   probe: { queries: number; rows: number; cpu_ms: number; wall_ms: number; idle_cpu_share: number; counter: "backend" | "cgroup" };
@@ -82,87 +83,116 @@ export async function calibratePostgres(service: string, ep: Endpoint, opts: Cal
   try {
     const backend = (await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid;
     const own = backend !== undefined && (await opts.backendCpuNs?.(backend)) !== undefined;
-    const cpu = async (): Promise<number> => {
-      const ns = own ? await opts.backendCpuNs?.(backend as number) : await opts.cpuNs();
-      if (ns === undefined) throw new Error(`calibrating ${service}: its CPU counter cannot be read on this host`);
-      return ns;
-    };
-    let idleNsPerMs = 0;
-    // Each query timed alone, the median kept: CPU time per row moves with what the neighbours do
-    // to caches and shared cores, and a median over many short queries ignores a burst.
-    const measure = async (rows: number, queries: number) => {
-      const perQuery: number[] = [];
-      let cpuNs = 0;
-      const t0 = performance.now();
-      for (let i = 0; i < queries; i++) {
-        opts.signal?.throwIfAborted();
-        const c0 = await cpu();
-        const q0 = performance.now();
+    return await calibrateProbe(service, {
+      ...opts,
+      run: async (rows) => {
         await client.query(PROBE, [rows]);
-        const used = (await cpu()) - c0 - idleNsPerMs * (performance.now() - q0);
-        cpuNs += used;
-        perQuery.push(used / 1e6);
-      }
-      return { median_ms: median(perQuery), per_query: perQuery, cpu_ms: cpuNs / 1e6, wall_ms: performance.now() - t0 };
-    };
-    // Warm the backend (plan cache, memory), then size the queries from a first estimate.
-    await measure(20_000, 3);
-    if (!own) {
-      // A fresh database works in the background for a while (checkpointer, autovacuum, stats);
-      // its cgroup counts that too, so what it burns idle is taken out.
-      const idle0 = await cpu();
-      const idleT0 = performance.now();
-      await new Promise((r) => setTimeout(r, 300));
-      idleNsPerMs = Math.max(0, ((await cpu()) - idle0) / (performance.now() - idleT0));
-    }
-    const first = await measure(50_000, 4);
-    // Probe queries of the declared read's size when there is one: the figure is exact where it is used.
-    const size = opts.declaredMs || QUERY_CPU_MS;
-    const rows = Math.max(1000, Math.round((50_000 / Math.max(first.median_ms, 0.1)) * size));
-    const queries = 2 * Math.ceil(Math.min(60, Math.max(10, PROBE_CPU_MS / size)) / 2);
-    // The first half alone gives a figure to convert the declared read with; in the second half
-    // probe queries and reads of the declared cost alternate, so both see the same neighbours.
-    const head = await measure(rows, queries / 2);
-    const readRows = opts.declaredMs ? Math.max(1, Math.round(opts.declaredMs * (rows / head.median_ms))) : 0;
-    const perQuery = [...head.per_query];
-    const reads: number[] = [];
-    let cpuMs = head.cpu_ms;
-    let wallMs = head.wall_ms;
-    for (let i = 0; i < queries / 2; i++) {
-      const probe = await measure(rows, 1);
-      perQuery.push(...probe.per_query);
-      cpuMs += probe.cpu_ms;
-      wallMs += probe.wall_ms;
-      if (readRows) reads.push(...(await measure(readRows, 1)).per_query);
-    }
-    const perQueryMs = median(perQuery);
-    if (perQueryMs <= 0) throw new Error(`calibrating ${service}: the probe used no measurable CPU`);
-    const rowsPerMs = rows / perQueryMs;
-    const out: DbCalibration = {
-      service,
-      rows_per_cpu_ms: Math.round(rowsPerMs),
-      probe: {
-        queries: perQuery.length,
-        rows: rows * perQuery.length,
-        cpu_ms: round1(cpuMs),
-        wall_ms: Math.round(wallMs),
-        idle_cpu_share: Math.round(idleNsPerMs / 1e3) / 1e3,
-        counter: own ? "backend" : "cgroup",
       },
-    };
-    if (opts.declaredMs && reads.length) {
-      // The conversion checked: reads of the declared cost at the final figure would cost this.
-      const scale = Math.round(opts.declaredMs * rowsPerMs) / readRows;
-      out.check = {
-        declared_ms: opts.declaredMs,
-        rows: Math.round(opts.declaredMs * rowsPerMs),
-        measured_ms: round1(median(reads) * scale),
-      };
-    }
-    return out;
+      cpuNs: own ? async () => opts.backendCpuNs?.(backend as number) : opts.cpuNs,
+      counter: own ? "backend" : "cgroup",
+      warmUnits: 20_000,
+      firstUnits: 50_000,
+    });
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/** A probe run on one connection: `run(units)` executes one query of that many units (rows,
+ * iterations) of the database's costly read; `cpuNs` reads the CPU counter it is timed by. */
+export interface Probe {
+  run: (units: number) => Promise<void>;
+  cpuNs: () => Promise<number | undefined>;
+  /** "backend": the probing connection's own process; "cgroup": the container, less what it burns idle */
+  counter: "backend" | "cgroup";
+  /** units of the warm-up queries, and of the first estimate's (a few to tens of ms each) */
+  warmUnits: number;
+  firstUnits: number;
+  declaredMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Units of the database's costly read per CPU-millisecond, measured with `probe` (any database). */
+export async function calibrateProbe(service: string, probe: Probe): Promise<DbCalibration> {
+  const own = probe.counter === "backend";
+  const cpu = async (): Promise<number> => {
+    const ns = await probe.cpuNs();
+    if (ns === undefined) throw new Error(`calibrating ${service}: its CPU counter cannot be read on this host`);
+    return ns;
+  };
+  let idleNsPerMs = 0;
+  // Each query timed alone, the median kept: CPU time per row moves with what the neighbours do
+  // to caches and shared cores, and a median over many short queries ignores a burst.
+  const measure = async (rows: number, queries: number) => {
+    const perQuery: number[] = [];
+    let cpuNs = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < queries; i++) {
+      probe.signal?.throwIfAborted();
+      const c0 = await cpu();
+      const q0 = performance.now();
+      await probe.run(rows);
+      const used = (await cpu()) - c0 - idleNsPerMs * (performance.now() - q0);
+      cpuNs += used;
+      perQuery.push(used / 1e6);
+    }
+    return { median_ms: median(perQuery), per_query: perQuery, cpu_ms: cpuNs / 1e6, wall_ms: performance.now() - t0 };
+  };
+  // Warm the backend (plan cache, memory), then size the queries from a first estimate.
+  await measure(probe.warmUnits, 3);
+  if (!own) {
+    // A fresh database works in the background for a while (checkpointer, autovacuum, stats);
+    // its cgroup counts that too, so what it burns idle is taken out.
+    const idle0 = await cpu();
+    const idleT0 = performance.now();
+    await new Promise((r) => setTimeout(r, 300));
+    idleNsPerMs = Math.max(0, ((await cpu()) - idle0) / (performance.now() - idleT0));
+  }
+  const first = await measure(probe.firstUnits, 4);
+  // Probe queries of the declared read's size when there is one: the figure is exact where it is used.
+  const size = probe.declaredMs || QUERY_CPU_MS;
+  const rows = Math.max(1000, Math.round((probe.firstUnits / Math.max(first.median_ms, 0.1)) * size));
+  const queries = 2 * Math.ceil(Math.min(60, Math.max(10, PROBE_CPU_MS / size)) / 2);
+  // The first half alone gives a figure to convert the declared read with; in the second half
+  // probe queries and reads of the declared cost alternate, so both see the same neighbours.
+  const head = await measure(rows, queries / 2);
+  const readRows = probe.declaredMs ? Math.max(1, Math.round(probe.declaredMs * (rows / head.median_ms))) : 0;
+  const perQuery = [...head.per_query];
+  const reads: number[] = [];
+  let cpuMs = head.cpu_ms;
+  let wallMs = head.wall_ms;
+  for (let i = 0; i < queries / 2; i++) {
+    const one = await measure(rows, 1);
+    perQuery.push(...one.per_query);
+    cpuMs += one.cpu_ms;
+    wallMs += one.wall_ms;
+    if (readRows) reads.push(...(await measure(readRows, 1)).per_query);
+  }
+  const perQueryMs = median(perQuery);
+  if (perQueryMs <= 0) throw new Error(`calibrating ${service}: the probe used no measurable CPU`);
+  const rowsPerMs = rows / perQueryMs;
+  const out: DbCalibration = {
+    service,
+    rows_per_cpu_ms: Math.round(rowsPerMs),
+    probe: {
+      queries: perQuery.length,
+      rows: rows * perQuery.length,
+      cpu_ms: round1(cpuMs),
+      wall_ms: Math.round(wallMs),
+      idle_cpu_share: Math.round(idleNsPerMs / 1e3) / 1e3,
+      counter: probe.counter,
+    },
+  };
+  if (probe.declaredMs && reads.length) {
+    // The conversion checked: reads of the declared cost at the final figure would cost this.
+    const scale = Math.round(probe.declaredMs * rowsPerMs) / readRows;
+    out.check = {
+      declared_ms: probe.declaredMs,
+      rows: Math.round(probe.declaredMs * rowsPerMs),
+      measured_ms: round1(median(reads) * scale),
+    };
+  }
+  return out;
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;

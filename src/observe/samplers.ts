@@ -6,6 +6,7 @@ import { HAPROXY_STATS_PORT, type TopologyPlan } from "../topology/plan.js";
 import { readCgroup, readProcs } from "./sources/cgroup.js";
 import { haproxyStats } from "./sources/haproxy.js";
 import { MemcachedReader } from "./sources/memcached.js";
+import { MariadbReader } from "./sources/mariadb.js";
 import { PostgresReader } from "./sources/postgres.js";
 import { RedisReader } from "./sources/redis.js";
 import { type Selector, scrape, type Series, select, sumOf } from "./sources/prometheus.js";
@@ -15,7 +16,7 @@ export type Reading = Record<string, number | string>;
 export interface Sampler {
   /** e.g. "cache-1" (the component) and what kind of reading it makes */
   name: string;
-  source: "container" | "memcached" | "redis" | "postgres" | "haproxy" | "metrics";
+  source: "container" | "memcached" | "redis" | "postgres" | "mariadb" | "haproxy" | "metrics";
   read(): Promise<Reading>;
   /** Called as soon as the component is up, before the services that use it start: a reader that
    * must hold its connection before others fill the component's connection table takes it here. */
@@ -186,6 +187,16 @@ export function samplersFor(plan: TopologyPlan, runtime: Runtime): Sampler[] {
           });
         },
         close: async () => reader?.close(),
+      });
+    } else if (c.kind === "mariadb") {
+      // Opened when the server is ready, before the app can fill max_connections.
+      const reader = new MariadbReader(() => runtime.endpoint(service, replica, c.port), runtime.dbPassword, 800);
+      out.push({
+        name: host,
+        source: "mariadb",
+        read: async () => ({ ...(await reader.read()) }),
+        open: () => reader.open(),
+        close: () => reader.close(),
       });
     } else if (c.kind === "haproxy") {
       const at = endpointOf(HAPROXY_STATS_PORT);

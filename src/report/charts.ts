@@ -324,6 +324,7 @@ function dependenciesChart(m: ReportModel): Chart {
     db.add(`database errors/s (${svc})`, col(s, svc, "db_errors_per_s"));
   }
   for (const svc of servicesOf(s, "postgres")) db.add(`transactions/s (${svc})`, col(s, svc, "xact_commit_per_s"));
+  for (const svc of servicesOf(s, "mariadb")) db.add(`statements/s (${svc}, Questions)`, col(s, svc, "questions_per_s"));
 
   const ratio = new PanelBuilder(["#54a24b", "#e45756", "#4c78a8", "#eeca3b", "#b279a2"]);
   const appHits = servicesWith(s, "cache_hits_per_s");
@@ -350,7 +351,7 @@ function dependenciesChart(m: ReportModel): Chart {
       map2(col(s, svc, "keyspace_hits_per_s"), col(s, svc, "keyspace_misses_per_s"), (h, x) => (h + x > 0 ? h / (h + x) : null)),
     );
   }
-  for (const svc of servicesOf(s, "postgres")) {
+  for (const svc of [...servicesOf(s, "postgres"), ...servicesOf(s, "mariadb")]) {
     const declared = m.cpuLimits[svc];
     const cpu = col(s, svc, "cpu_cores");
     // Against the limit in force each second, read from the cgroup (a resources fault changes it);
@@ -375,6 +376,12 @@ function dependenciesChart(m: ReportModel): Chart {
     conns.add(`new connections/s (${svc})`, col(s, svc, "total_connections_received_per_s"));
     conns.add(`rejected connections/s (${svc})`, col(s, svc, "rejected_connections_per_s"), { color: "#e45756" });
     conns.add(`evicted keys/s (${svc})`, col(s, svc, "evicted_keys_per_s"));
+  }
+  for (const svc of servicesOf(s, "mariadb")) {
+    conns.add(`open connections (${svc})`, col(s, svc, "threads_connected"));
+    conns.add(`new connections/s (${svc})`, col(s, svc, "connections_per_s"));
+    // MariaDB counts a refusal at max_connections in Aborted_connects (see analyze/figures.ts)
+    conns.add(`refused connections/s (${svc})`, col(s, svc, "aborted_connects_per_s"), { color: "#e45756" });
   }
   for (const svc of servicesWith(s, "cache_errors_per_s")) conns.add(`cache errors/s (${svc})`, col(s, svc, "cache_errors_per_s"));
   return {
@@ -508,7 +515,12 @@ function amplificationChart(m: ReportModel): Chart {
   const newConns = sum(servicesWith(s, "cache_connections_per_s").map((svc) => col(s, svc, "cache_connections_per_s")));
   b.add("new cache connections per request", per(newConns, userReq), { color: "#b279a2" });
   const base = m.analysis.windows.baseline;
-  const dbLoad = dbq ?? sum(servicesOf(s, "postgres").map((svc) => col(s, svc, "xact_commit_per_s")));
+  const dbLoad =
+    dbq ??
+    sum([
+      ...servicesOf(s, "postgres").map((svc) => col(s, svc, "xact_commit_per_s")),
+      ...servicesOf(s, "mariadb").map((svc) => col(s, svc, "questions_per_s")),
+    ]);
   if (dbLoad) {
     const xs = dbLoad.slice(base.from, base.to).filter((v): v is number => v !== null);
     const mean = xs.length ? xs.reduce((a, c) => a + c, 0) / xs.length : 0;

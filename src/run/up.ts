@@ -4,6 +4,7 @@
 // calibrated as soon as it is ready (before the apps that convert with it start).
 import type { CalibrationNeed } from "../calibrate/needs.js";
 import { describeCalibration } from "../calibrate/describe.js";
+import { calibrateMariadb } from "../calibrate/mariadb.js";
 import { calibratePostgres, type DbCalibration } from "../calibrate/postgres.js";
 import { hostPidOf, processCpuNs } from "../calibrate/procfs.js";
 import { ensureImagesOrBuild } from "../images/build.js";
@@ -105,7 +106,8 @@ async function calibrate(
 ): Promise<DbCalibration> {
   const db = plan.containers.find((c) => c.service === need.db && c.replica === 1) as TopologyPlan["containers"][number];
   let hostPid: number | undefined; // the probing backend's, found once
-  const cal = await calibratePostgres(need.db, await runtime.endpoint(need.db, 1, db.port), {
+  const calibrateDb = db.kind === "mariadb" ? calibrateMariadb : calibratePostgres;
+  const cal = await calibrateDb(need.db, await runtime.endpoint(need.db, 1, db.port), {
     password: runtime.dbPassword,
     cpuNs: async () => {
       const st = await runtime.state(need.db, 1);

@@ -23,6 +23,12 @@ export function probePostgres(ep: Endpoint): Promise<boolean> {
   return exchange(ep, sslRequest, (buf) => buf[0] === 0x53 || buf[0] === 0x4e);
 }
 
+/** MariaDB/MySQL speaks first: a handshake packet (4-byte header, then protocol version 10) once
+ * it accepts clients. An error packet (0xff: too many connections, host blocked) is not ready. */
+export function probeMariadb(ep: Endpoint): Promise<boolean> {
+  return exchange(ep, null, (buf) => buf.length > 4 && buf[4] === 0x0a);
+}
+
 /** Generic TCP: the connection is accepted and not closed by the peer within 300 ms. */
 export function probeHold(ep: Endpoint): Promise<boolean> {
   return new Promise((resolve) => {
@@ -54,7 +60,8 @@ export function probeHttp(ep: Endpoint, path: string): Promise<boolean> {
   });
 }
 
-function exchange(ep: Endpoint, send: string | Buffer, ok: (b: Buffer) => boolean): Promise<boolean> {
+/** `send`: null when the server speaks first. */
+function exchange(ep: Endpoint, send: string | Buffer | null, ok: (b: Buffer) => boolean): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect(ep.port, ep.host);
     const done = (v: boolean) => {
@@ -63,7 +70,7 @@ function exchange(ep: Endpoint, send: string | Buffer, ok: (b: Buffer) => boolea
       resolve(v);
     };
     const timer = setTimeout(() => done(false), PROBE_MS);
-    sock.once("connect", () => sock.write(send));
+    sock.once("connect", () => send !== null && sock.write(send));
     sock.once("data", (b) => done(ok(b)));
     sock.once("close", () => done(false));
     sock.once("error", () => done(false));

@@ -59,8 +59,8 @@ export interface Runtime {
   readonly runId: string;
   /** Bearer token of the reference app's admin API in this run (CASCADE_ADMIN_TOKEN). */
   readonly adminToken: string;
-  /** Password of the `cascade` role in this run's Postgres services (POSTGRES_PASSWORD; the app gets
-   * it as PGPASSWORD). Made per run, given to containers when they are created, never recorded. */
+  /** Password of the `cascade` role in this run's Postgres and MariaDB services (POSTGRES_PASSWORD, MARIADB_PASSWORD; the app gets
+   * it as PGPASSWORD and MYSQL_PWD). Made per run, given to containers when they are created, never recorded. */
   readonly dbPassword: string;
   /** Creates the network and starts every container in order, waiting for each to be ready. */
   up(plan: TopologyPlan, images: ImageRefs, opts: UpOptions): Promise<void>;

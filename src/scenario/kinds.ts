@@ -14,7 +14,7 @@ const ONLY: Record<string, readonly Kind[]> = {
   backend: ["haproxy"],
   timeout: ["haproxy"],
   lb: ["haproxy"],
-  connections: ["memcached", "redis"],
+  connections: ["memcached", "redis", "mariadb"],
   config: ["app"],
   build: ["image"],
   metrics: ["image"],
@@ -40,6 +40,9 @@ export function checkKinds(raw: Record<string, unknown>): PathIssue[] {
     for (const [field, only] of Object.entries(ONLY))
       if (Object.hasOwn(s, field) && !only.includes(kind))
         out.push({ path: ["services", name, field], atKey: true, message: `only for ${kinds(only)}; ${name} is kind: ${kind}` });
+    // mariadbd raises a max_connections under 10 to 10 without a word: refuse it here instead
+    if (kind === "mariadb" && typeof s.connections === "number" && s.connections < 10)
+      out.push({ path: ["services", name, "connections"], message: `mariadb's max_connections is at least 10, got ${s.connections}` });
     if (kind === "app" && isObject(s.config))
       for (const p of settingsProblems(s.config)) out.push({ path: ["services", name, "config", p.key], atKey: true, message: p.message });
   }

@@ -103,7 +103,7 @@ export const Readiness = z
     message: "give at least one of tcp, http or log",
   });
 
-export const ServiceKind = z.enum(["memcached", "redis", "postgres", "haproxy", "app", "image"]);
+export const ServiceKind = z.enum(["memcached", "redis", "postgres", "mariadb", "haproxy", "app", "image"]);
 
 /** The failures HAProxy 2.8 can retry a request on (its configuration manual, "retry-on"; 421 and
  * 429 came later). Status codes are strings here, as HAProxy reads them; YAML may give numbers. */
@@ -301,13 +301,11 @@ export const Service = z
     ulimits: z.record(z.string(), z.number().int().min(0)).default({}).meta({ description: "e.g. { nofile: 1024 }" }),
     restart: z.enum(["no", "on-failure", "always", "unless-stopped"]).default("no"),
     ready: Readiness.optional(),
-    /** memcached: -c max connections; redis: maxclients. */
-    connections: z
-      .number()
-      .int()
-      .min(1)
-      .optional()
-      .meta({ description: "memcached: maximum simultaneous connections (-c); redis: maxclients" }),
+    /** memcached: -c max connections; redis: maxclients; mariadb: max_connections. */
+    connections: z.number().int().min(1).optional().meta({
+      description:
+        "memcached: maximum simultaneous connections (-c); redis: maxclients; mariadb: max_connections (at least 10; default 300)",
+    }),
     /** haproxy: the service it balances across (every replica is a server). */
     backend: ServiceName.optional().meta({ description: "haproxy: the service whose replicas it balances" }),
     timeout: Duration.optional().meta({ description: "haproxy: server timeout (gateway timeout → 504)" }),

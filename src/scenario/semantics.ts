@@ -103,7 +103,7 @@ function checkBaseline(parts: Parts): PathIssue[] {
         .filter((l) => l.to === name)
         .map((l) => parts.services?.get(l.from))
         .filter((s) => s?.kind === "app" && Number((s.config as Record<string, unknown>).dbQueryCpuMs ?? 0) > 0);
-      if (svc.kind !== "postgres")
+      if (svc.kind !== "postgres" && svc.kind !== "mariadb")
         out.push({ path: at("cpu-uncached"), message: `cpu-uncached is a database's demand; ${name} is ${svc.kind}` });
       else if (svc.cpus === undefined) out.push({ path: at("cpu-uncached"), message: `service ${name} has no cpus limit` });
       else if (readers.length === 0)

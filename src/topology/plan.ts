@@ -16,13 +16,15 @@ export const DEFAULT_PORT: Record<Exclude<ServiceKind, "image">, number> = {
   memcached: 11211,
   redis: 6379,
   postgres: 5432,
+  mariadb: 3306,
   haproxy: 8000,
   app: 8080,
 };
 
 export interface ReadyCheck {
-  /** tcp: connect + protocol greeting by kind (memcached "version", redis PING, postgres SSLRequest, else hold). */
-  tcp?: { port: number; protocol: "memcached" | "redis" | "postgres" | "hold" };
+  /** tcp: connect + protocol greeting by kind (memcached "version", redis PING, postgres SSLRequest,
+   * mariadb handshake, else hold). */
+  tcp?: { port: number; protocol: "memcached" | "redis" | "postgres" | "mariadb" | "hold" };
   http?: { port: number; path: string };
   log?: string;
   timeout: number;
@@ -226,6 +228,14 @@ function servicePlan(
       // pg_stat_statements: statements and their execution time, as the database counts them
       cmd ??= ["postgres", "-c", `port=${port}`, "-c", "max_connections=300", "-c", "shared_preload_libraries=pg_stat_statements"];
       break;
+    case "mariadb":
+      // MARIADB_PASSWORD (and the official image's MARIADB_ROOT_PASSWORD) are the run's own, added by
+      // the runtime at creation; these names work for the official image and docker/mariadb alike.
+      Object.assign(env, { MARIADB_USER: "cascade", MARIADB_DATABASE: "cascade" });
+      // `connections` is max_connections (300 as Postgres's when not declared). skip-name-resolve:
+      // no lookup of a client's address on connect (the official image sets it too).
+      cmd ??= ["mariadbd", `--port=${port}`, `--max-connections=${svc.connections ?? 300}`, "--skip-name-resolve"];
+      break;
     case "haproxy": {
       env.HAPROXY_CFG = haproxyConfig(s, svc, port);
       cmd ??= ["sh", "-c", 'printf "%s\\n" "$HAPROXY_CFG" > /tmp/haproxy.cfg && exec haproxy -W -db -f /tmp/haproxy.cfg'];
@@ -234,9 +244,12 @@ function servicePlan(
     case "app": {
       const cache = depOfKind("memcached") ?? depOfKind("redis");
       const db = depOfKind("postgres");
+      const maria = depOfKind("mariadb");
       if (cache) env.CACHE_ADDR = addr.get(linkName(cache)) as string;
       if (cache && s.services[cache.to]?.kind === "redis") env.CACHE_KIND = "redis";
       if (db) env.DATABASE_URL = `postgres://cascade@${addr.get(linkName(db))}/cascade`;
+      // the password comes as MYSQL_PWD, from the runtime (as PGPASSWORD for Postgres)
+      else if (maria) env.DATABASE_URL = `mysql://cascade@${addr.get(linkName(maria))}/cascade`;
       env.PORT = String(port);
       if (Object.keys(svc.config).length > 0) env.CASCADE_APP_CONFIG = JSON.stringify(svc.config);
       break;
@@ -321,6 +334,8 @@ function readyCheck(svc: Service, port: number): ReadyCheck {
       return { tcp: { port, protocol: "redis" }, timeout: 30_000 };
     case "postgres":
       return { tcp: { port, protocol: "postgres" }, timeout: 90_000 };
+    case "mariadb":
+      return { tcp: { port, protocol: "mariadb" }, timeout: 90_000 };
     case "haproxy":
       return { http: { port, path: "/haproxy-health" }, timeout: 30_000 };
     case "app":

@@ -125,7 +125,7 @@ describe("reporting every problem", () => {
     const services = SERVICES.replace("kind: memcached", "kind: valkey");
     const issues = issuesOf(scenario({ services, faults: ["{ at: 1s, kind: boom }"] }));
     expect(brief(issues)).toEqual([
-      '5:18 services.cache.kind: unknown kind "valkey"; valid kinds: memcached, redis, postgres, haproxy, app, image',
+      '5:18 services.cache.kind: unknown kind "valkey"; valid kinds: memcached, redis, postgres, mariadb, haproxy, app, image',
       '17:21 faults[0].kind: unknown kind "boom"; valid kinds: kill, stop, start, restart, pause, host-down, crashloop, latency, bandwidth, timeout, reset_peer, slow_close, slicer, limit_data, partition, ulimit, resources, memory-hog, cpu-stress, app',
     ]);
   });
@@ -484,7 +484,7 @@ describe("checks that know each kind of service", () => {
       issuesOf(scenario({ services, load, faults: ["{ at: 5s, kind: app, service: app, set: { nonsenseSetting: 42, keys: 7 } }"] })),
     );
     expect(issues).toEqual([
-      "3:38 services.lb.connections: only for kind: memcached or kind: redis; lb is kind: haproxy",
+      "3:38 services.lb.connections: only for kind: memcached or kind: redis or kind: mariadb; lb is kind: haproxy",
       "4:34 services.app.timeout: only for kind: haproxy; app is kind: app",
       '4:57 services.app.config.keys: "keys" must be a number, got "many"',
       expect.stringMatching(/^4:69 services\.app\.config\.nonsense: unknown reference-app setting "nonsense" \(known: keys, /),

@@ -18,7 +18,7 @@ import { readFileSync } from "node:fs";
 import { cpus, networkInterfaces, totalmem } from "node:os";
 import type Docker from "dockerode";
 import type { ContainerPlan, ReadyCheck, TopologyPlan } from "../../topology/plan.js";
-import { probeHold, probeHttp, probeMemcached, probePostgres, probeRedis } from "../probe.js";
+import { probeHold, probeHttp, probeMariadb, probeMemcached, probePostgres, probeRedis } from "../probe.js";
 import type { ContainerEvent, ContainerState, Endpoint, ImageRefs, Limits, Runtime, TeardownReport, UpOptions } from "../types.js";
 import { docker, dockerStreams } from "./client.js";
 import { LABEL, ownerLabel, removeByLabel } from "./labels.js";
@@ -69,10 +69,12 @@ export class DockerRuntime implements Runtime {
   }
 
   /** Per-run secrets a container of this kind is given: the app's admin token and database
-   * password (node-postgres reads PGPASSWORD when DATABASE_URL has none), Postgres's password. */
+   * password (node-postgres reads PGPASSWORD when DATABASE_URL has none, MySQL clients MYSQL_PWD),
+   * the database's own. MariaDB's root gets the same password (the official image requires one). */
   private secretEnv(kind: string): Record<string, string> {
-    if (kind === "app") return { CASCADE_ADMIN_TOKEN: this.adminToken, PGPASSWORD: this.dbPassword };
+    if (kind === "app") return { CASCADE_ADMIN_TOKEN: this.adminToken, PGPASSWORD: this.dbPassword, MYSQL_PWD: this.dbPassword };
     if (kind === "postgres") return { POSTGRES_PASSWORD: this.dbPassword };
+    if (kind === "mariadb") return { MARIADB_PASSWORD: this.dbPassword, MARIADB_ROOT_PASSWORD: this.dbPassword };
     return {};
   }
 
@@ -260,7 +262,9 @@ export class DockerRuntime implements Runtime {
     const { service, replica } = l.plan;
     if (check.tcp) {
       const ep = await this.endpoint(service, replica, check.tcp.port);
-      const fn = { memcached: probeMemcached, redis: probeRedis, postgres: probePostgres, hold: probeHold }[check.tcp.protocol];
+      const fn = { memcached: probeMemcached, redis: probeRedis, postgres: probePostgres, mariadb: probeMariadb, hold: probeHold }[
+        check.tcp.protocol
+      ];
       if (!(await fn(ep))) return `no ${check.tcp.protocol === "hold" ? "TCP" : check.tcp.protocol} answer on port ${check.tcp.port}`;
     }
     if (check.http) {
