@@ -271,7 +271,7 @@ function servicePlan(
         ? { ref: svc.image }
         : { role: svc.kind as Role },
     aliases: [`${name}-${replica}`, proxiedByName ? originName(name) : name],
-    ...(svc.kind === "image" && deps.some((l) => s.services[l.to]?.kind === "postgres") ? { secretEnv: ["PGPASSWORD"] } : {}),
+    ...(svc.kind === "image" ? userSecrets(s, deps) : {}),
     ...(cmd ? { cmd } : {}),
     env,
     port,
@@ -283,6 +283,14 @@ function servicePlan(
     ready: readyCheck(svc, port),
     ...(metrics ? { metrics } : {}),
   };
+}
+
+/** A user image linked to a database is given the run's password under the name its client
+ * library reads (libpq PGPASSWORD, the MySQL clients' MYSQL_PWD). */
+function userSecrets(s: Scenario, deps: Link[]): { secretEnv?: string[] } {
+  const kinds = new Set(deps.map((l) => s.services[l.to]?.kind));
+  const names = [...(kinds.has("postgres") ? ["PGPASSWORD"] : []), ...(kinds.has("mariadb") ? ["MYSQL_PWD"] : [])];
+  return names.length ? { secretEnv: names } : {};
 }
 
 function buildPlan(b: NonNullable<Service["build"]>): BuildPlan {

@@ -203,6 +203,13 @@ load: { target: web, phases: [{ duration: 5s, rate: 1 }] }
     const plan = planTopology(scenario("  - { from: web, to: db }\n"));
     expect(plan.containers.find((c) => c.host === "web-1")?.secretEnv).toEqual(["PGPASSWORD"]);
     expect(plan.containers.find((c) => c.host === "worker-1")?.secretEnv).toBeUndefined();
+    const both = planTopology(
+      parseScenario(
+        `name: t\nservices:\n  web: { kind: image, image: "w:1", port: 80 }\n  pg: { kind: postgres }\n  my: { kind: mariadb }\nlinks:\n  - { from: web, to: pg }\n  - { from: web, to: my }\nload: { target: web, phases: [{ duration: 1s, rate: 1 }] }\n`,
+        "t.yaml",
+      ),
+    );
+    expect(both.containers.find((c) => c.host === "web-1")?.secretEnv).toEqual(["PGPASSWORD", "MYSQL_PWD"]);
     expect(JSON.stringify(plan)).not.toMatch(/PGPASSWORD=/);
   });
 });
