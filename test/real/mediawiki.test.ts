@@ -37,7 +37,7 @@ const names = (a: { primary: { name: string } | null; contributing: { name: stri
 const cases: [string, string][] = [
   ["mediawiki-cache-kill.yaml", "load-shift"],
   ["mediawiki-slow-db.yaml", "queuing"],
-  ["mediawiki-db-connection-cap.yaml", "connection-churn"],
+  ["mediawiki-cache-connection-cap.yaml", "connection-churn"],
 ];
 
 describe.each(cases)("%s", (file, mechanism) => {
