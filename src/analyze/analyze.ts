@@ -11,7 +11,7 @@ import { decideGate, type Gate, type RunStatus } from "./gate.js";
 import type { DbCalibration } from "../calibrate/postgres.js";
 import { checkSetup, type Setup } from "./baseline.js";
 import { type Backpressure, backpressure, type Mechanism, mechanisms, median, type Span } from "./mechanisms.js";
-import { buildSeries, hostsOf, type Series } from "./series.js";
+import { buildSeries, hostsOf, mappedOf, type Series } from "./series.js";
 
 export interface Step {
   /** a service, a link ("app->cache") or "users" */
@@ -146,7 +146,7 @@ export function analyze(recorded: RecordedRun, opts: AnalyzeOptions = {}): Analy
   const source = blackBox ? withoutAppMetrics(recorded) : recorded;
   const run = { ...source, faults: [...source.faults, ...loadEvents(source.scenario)] };
   const { scenario, plan } = run;
-  const s = buildSeries(run.load, run.components, hostsOf(plan));
+  const s = buildSeries(run.load, run.components, hostsOf(plan), mappedOf(plan));
   const cpuLimits: Record<string, number> = {};
   for (const [name, svc] of Object.entries(scenario.services)) if (svc.cpus) cpuLimits[name] = svc.cpus;
 
@@ -220,7 +220,7 @@ export function analyze(recorded: RecordedRun, opts: AnalyzeOptions = {}): Analy
 
   // The setup check is the harness verifying the scenario's own story (e.g. the reference app's
   // workers busy at baseline), not attribution: it reads everything recorded, black box or not.
-  const setupSeries = blackBox ? buildSeries(recorded.load, recorded.components, hostsOf(plan)) : s;
+  const setupSeries = blackBox ? buildSeries(recorded.load, recorded.components, hostsOf(plan), mappedOf(plan)) : s;
   const setup = checkSetup(scenario, setupSeries, firstFault, run.calibrations ?? []);
   let verdict: Analysis["verdict"];
   let summary: string;
@@ -447,7 +447,7 @@ function propagation(
     const test = (r: Record<string, number>): string | null => {
       if (r.replicas !== undefined && r.running !== undefined && r.running < r.replicas)
         return `${r.replicas - r.running} of ${r.replicas} containers down`;
-      if (kind === "memcached" && (r.rejected_connections_per_s ?? 0) > 0)
+      if ((kind === "memcached" || kind === "redis") && (r.rejected_connections_per_s ?? 0) > 0)
         return `rejected ${Math.round(r.rejected_connections_per_s ?? 0)} connections/s`;
       if (kind === "postgres") {
         const lim = cpuLimits[svc];
@@ -455,11 +455,11 @@ function propagation(
         if ((r.xact_commit_per_s ?? 0) > 2 * dbBase + 5)
           return `${Math.round(r.xact_commit_per_s ?? 0)} transactions/s (baseline ${Math.round(dbBase)})`;
       }
-      if (kind === "app") {
+      if (kind === "app" || s.mapped?.[svc]) {
         if ((r.queue_depth ?? 0) > qBase + 5) return `queue ${r.queue_depth} deep`;
         if ((r.worker_restarts_per_s ?? 0) > 0) return `${Math.round(r.worker_restarts_per_s ?? 0)} worker restarts`;
         if ((r.requests_5xx_per_s ?? 0) > 0.05 * Math.max(1, r.requests_per_s ?? 0))
-          return `${Math.round(r.requests_5xx_per_s ?? 0)} 503/s`;
+          return `${Math.round(r.requests_5xx_per_s ?? 0)} ${kind === "app" ? "503/s" : `errors/s (${s.mapped?.[svc]?.requests_5xx})`}`;
       }
       if (kind === "haproxy") {
         if ((r.hrsp_5xx_per_s ?? 0) > 0) return `${Math.round(r.hrsp_5xx_per_s ?? 0)} 5xx/s`;

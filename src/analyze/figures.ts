@@ -1,6 +1,6 @@
 // The figures mechanisms are judged on, over a span of seconds, each taken from the component that
 // does the work and counts it itself: the database's own counters for its calls, failures, sessions
-// and statement time; memcached's for hits and connections; HAProxy's for the requests it received,
+// and statement time; memcached's and Redis's (INFO) for hits and connections; HAProxy's for the requests it received,
 // the attempts it sent to servers, its retries and queue; the load driver for what users sent and
 // got. The reference app's /metrics are a second, finer source, used only where no dependency
 // counts the same thing (and never in a black-box analysis). Every figure says where it came from.
@@ -42,10 +42,14 @@ function paired(s: Series, kind: string, keys: string[], span: Span): { sum: num
   return seconds ? { sum, requests, seconds } : null;
 }
 
+/** Whether a service counts as `kind`: a user's image that maps its own metrics onto the app's
+ * readings (its scenario's `metrics:`) is read as an app, for those readings. */
+const isOf = (s: Series, svc: string, k: string, kind: string) => k === kind || (kind === "app" && s.mapped?.[svc] !== undefined);
+
 /** Rows of every service of a kind (or only `only`, one of them) over a span (replicas already summed per service). */
 function rowsOf(s: Series, kind: string, span: Span, only?: string): Array<{ svc: string; rows: Array<Record<string, number>> }> {
   return Object.entries(s.kinds)
-    .filter(([svc, k]) => k === kind && (only === undefined || svc === only))
+    .filter(([svc, k]) => isOf(s, svc, k, kind) && (only === undefined || svc === only))
     .map(([svc]) => ({ svc, rows: (s.services[svc] ?? []).slice(span.from, span.to) }));
 }
 
@@ -72,11 +76,24 @@ export function max(s: Series, kind: string, key: string, span: Span): number | 
 /** The services of a kind, for naming where a figure came from: "db", "app". */
 export const names = (s: Series, kind: string) =>
   Object.entries(s.kinds)
-    .filter(([, k]) => k === kind)
+    .filter(([svc, k]) => isOf(s, svc, k, kind))
     .map(([svc]) => svc)
     .join(", ");
 
-export const watched = (s: Series, kind: string) => Object.values(s.kinds).includes(kind);
+export const watched = (s: Series, kind: string) => Object.entries(s.kinds).some(([svc, k]) => isOf(s, svc, k, kind));
+
+/** Where the app layer's readings `keys` came from: "app (the app's /metrics)" for the reference
+ * app, "web (its /metrics: db_calls_total{outcome="ok"})" for a user's image that maps its own. */
+export function appSource(s: Series, keys: string[]): string {
+  return Object.entries(s.kinds)
+    .filter(([svc, k]) => isOf(s, svc, k, "app"))
+    .flatMap(([svc, k]) => {
+      if (k === "app") return [`${svc} (the app's /metrics)`];
+      const own = keys.flatMap((key) => s.mapped?.[svc]?.[key] ?? []);
+      return own.length ? [`${svc} (its /metrics: ${own.join(", ")})`] : [];
+    })
+    .join("; ");
+}
 
 /** What users sent in the span (the load driver's count): the denominator of every "per request". */
 export function userRequests(s: Series, span: Span): number {
@@ -101,7 +118,7 @@ export function dbCalls(s: Series, span: Span, blackBox: boolean): Figure {
   }
   if (!blackBox) {
     const x = paired(s, "app", ["db_queries_per_s"], span);
-    if (x) return { value: x.sum, requests: x.requests, source: `${names(s, "app")} (the app's /metrics)` };
+    if (x) return { value: x.sum, requests: x.requests, source: appSource(s, ["db_queries"]) };
   }
   return { value: null, source: "no database counters" };
 }
@@ -117,33 +134,40 @@ export function dbFailures(s: Series, span: Span, blackBox: boolean): Figure {
   }
   if (!blackBox) {
     const app = total(s, "app", "db_errors_per_s", span);
-    if (app !== null) return { value: app, source: `${names(s, "app")} (the app's /metrics)` };
+    if (app !== null) return { value: app, source: appSource(s, ["db_errors"]) };
   }
   return { value: null, source: "no database counters" };
 }
+
+/** Each cache kind's own count of hits: [kind, per-second key, where it comes from]. */
+const CACHE_HITS = [
+  ["memcached", "get_hits_per_s", "memcached get_hits"],
+  ["redis", "keyspace_hits_per_s", "redis INFO keyspace_hits"],
+] as const;
 
 /** Cache hits as the cache counts them. A cache that was down counted none: its seconds without a
  * reading are seconds without hits. */
 export function cacheHits(s: Series, span: Span, blackBox: boolean): Figure {
   // A cache never read in the whole run (its stats refused) says nothing; one read at other times
   // and silent now was down.
-  if (watched(s, "memcached") && total(s, "memcached", "get_hits_per_s", { from: 0, to: s.seconds }) !== null)
-    return { value: total(s, "memcached", "get_hits_per_s", span) ?? 0, source: `${names(s, "memcached")} (memcached get_hits)` };
+  for (const [kind, key, says] of CACHE_HITS)
+    if (watched(s, kind) && total(s, kind, key, { from: 0, to: s.seconds }) !== null)
+      return { value: total(s, kind, key, span) ?? 0, source: `${names(s, kind)} (${says})` };
   if (!blackBox) {
     // An app that reads no cache counts 0 hits: that is no cache, not a cold one.
     const app = total(s, "app", "cache_hits_per_s", span);
     const any = total(s, "app", "cache_hits_per_s", { from: 0, to: s.seconds });
-    if (app !== null && (any ?? 0) > 0) return { value: app, source: `${names(s, "app")} (the app's /metrics)` };
+    if (app !== null && (any ?? 0) > 0) return { value: app, source: appSource(s, ["cache_hits"]) };
   }
   return { value: null, source: "no cache" };
 }
 
-/** New connections a dependency accepted, and connections it refused: memcached's own counters,
+/** New connections a dependency accepted, and connections it refused: memcached's and Redis's own counters,
  * Postgres's sessions (14+) and fatal session ends. */
 export interface Connections {
   dep: string;
   opened: number | null;
-  /** refused (memcached past -c), or for Postgres sessions that ended in a fatal error (too many
+  /** refused (memcached past -c, Redis past maxclients), or for Postgres sessions that ended in a fatal error (too many
    * clients, or a client that went away mid-statement) */
   refused: number | null;
   refusedWord: "refused" | "ended in a fatal error";
@@ -159,6 +183,15 @@ export function connections(s: Series, span: Span): Connections[] {
       refused: total(s, "memcached", "rejected_connections_per_s", span, svc),
       refusedWord: "refused",
       source: `${svc} (memcached total_connections, rejected_connections)`,
+    });
+  }
+  for (const { svc } of rowsOf(s, "redis", span)) {
+    out.push({
+      dep: svc,
+      opened: total(s, "redis", "total_connections_received_per_s", span, svc),
+      refused: total(s, "redis", "rejected_connections_per_s", span, svc),
+      refusedWord: "refused",
+      source: `${svc} (redis INFO total_connections_received, rejected_connections)`,
     });
   }
   for (const { svc } of rowsOf(s, "postgres", span)) {

@@ -3,6 +3,7 @@
 // dependencies' own counters (figures.ts) so it holds for a system whose app exports nothing. A
 // score of 0.5 or more is a finding; under 0.2 the mechanism is absent; between, a contributing sign.
 import {
+  appSource,
   cacheHits,
   connections,
   dbCalls,
@@ -156,7 +157,7 @@ export function mechanisms(
       `cache hits: ${hitsI.source}`,
       `requests: ${usersSource}`,
       ...(lbI ? [`LB layer: ${lbI.source}`] : []),
-      `app layer: ${appOwn !== null ? "the app's /metrics (attempts / (attempts − retries))" : "what the database counted beyond the LB layer"}`,
+      `app layer: ${appOwn !== null ? `${appSource(s, ["db_queries", "retries"])}: attempts / (attempts − retries)` : "what the database counted beyond the LB layer"}`,
       `failures: ${failures.source}`,
     ],
     finding:
@@ -221,7 +222,7 @@ export function mechanisms(
       `latency: ${usersSource}`,
       ...(lbQueue !== null ? [`LB queue: ${names(s, "haproxy")} (haproxy qcur)`] : []),
       ...(dbWaiting !== null ? [`waiting backends: ${names(s, "postgres")} (pg_stat_activity)`] : []),
-      ...(appQueue !== null ? ["app queue: the app's /metrics"] : []),
+      ...(appQueue !== null ? [`app queue: ${appSource(s, ["queue_depth"])}`] : []),
       ...(svcI.value !== null ? [`service time: ${svcI.source}`] : []),
     ],
     finding:
@@ -378,7 +379,7 @@ export function backpressure(s: Series, impact: Span, blackBox = false): Backpre
     held: !fromApp || share === null || share < 0.01 ? null : (admittedSuccess ?? 0) >= 0.9,
     admitted_success: round(admittedSuccess, 3),
     source: fromApp
-      ? "the app's /metrics (shed, requests)"
+      ? `${appSource(s, ["shed", "requests"])}: shed, requests`
       : "users (load driver: 503 responses); whether shedding held is not judged from outside",
   };
 }

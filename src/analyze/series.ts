@@ -3,6 +3,7 @@
 import type { LoadSample } from "../load/driver.js";
 import type { ComponentsSample } from "../observe/observer.js";
 import type { Reading } from "../observe/samplers.js";
+import { type Selector, selectorText } from "../scenario/selector.js";
 
 export interface UserSecond {
   offered: number;
@@ -33,11 +34,23 @@ export interface Series {
   services: Record<string, ServiceSecond[]>;
   /** seconds (per service) with a sampler missing */
   gaps: Record<string, number>;
+  /** user images whose scenario maps their own metrics onto the app's readings: service → reading
+   * → the user's metric it was read from (absent in records from before mapping existed) */
+  mapped?: Record<string, Record<string, string>>;
 }
 
 /** Counters: their increase over the second becomes a rate; a drop is a restart (counter reset). */
 const COUNTERS: Record<string, string[]> = {
   memcached: ["total_connections", "rejected_connections", "listen_disabled_num", "cmd_get", "get_hits", "get_misses"],
+  redis: [
+    "total_connections_received",
+    "rejected_connections",
+    "keyspace_hits",
+    "keyspace_misses",
+    "evicted_keys",
+    "expired_keys",
+    "total_commands_processed",
+  ],
   postgres: ["xact_commit", "xact_rollback", "sessions", "sessions_fatal", "sessions_killed", "sessions_abandoned", "calls", "exec_ms"],
   haproxy: ["hrsp_5xx", "econ", "eresp", "requests", "server_sessions", "retries", "redispatches"],
   metrics: [
@@ -82,8 +95,23 @@ export function hostsOf(plan: { containers: Array<{ host: string; service: strin
   return hosts;
 }
 
+/** Service → reading → the user's metric it is read from, for the images that map their own metrics. */
+export function mappedOf(plan: {
+  containers: Array<{ service: string; metrics?: { map: Record<string, Selector> } }>;
+}): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const c of plan.containers)
+    if (c.metrics) out[c.service] = Object.fromEntries(Object.entries(c.metrics.map).map(([k, sel]) => [k, selectorText(sel)]));
+  return out;
+}
+
 /** `plan`: container host → [service, kind]. Component sample t is read at the end of load second t-1. */
-export function buildSeries(load: LoadSample[], components: ComponentsSample[], hosts: Record<string, [string, string]>): Series {
+export function buildSeries(
+  load: LoadSample[],
+  components: ComponentsSample[],
+  hosts: Record<string, [string, string]>,
+  mapped: Record<string, Record<string, string>> = {},
+): Series {
   const seconds = load.length;
   const users = load.map(userSecond);
   const kinds: Record<string, string> = {};
@@ -120,7 +148,7 @@ export function buildSeries(load: LoadSample[], components: ComponentsSample[], 
     const rows = owner ? services[owner[0]] : undefined;
     if (rows) addRates(rows, COUNTERS[source] ?? [], points);
   }
-  return { seconds, users, kinds, services, gaps };
+  return { seconds, users, kinds, services, gaps, mapped };
 }
 
 interface Point {

@@ -80,6 +80,7 @@ export async function startApp(config: AppConfig, opts: StartOptions = {}): Prom
   const caches = config.cacheAddr
     ? new CacheClients({
         addr: config.cacheAddr,
+        kind: config.cacheKind,
         live,
         slots: () => prefork?.slots ?? [],
         log,
@@ -190,7 +191,7 @@ export async function startApp(config: AppConfig, opts: StartOptions = {}): Prom
   });
   const port = (server.address() as AddressInfo).port;
   jobs.schedule();
-  log(describe(s0, limit.bytes, limit.source, config.cacheAddr !== undefined));
+  log(describe(s0, limit.bytes, limit.source, config.cacheAddr !== undefined ? config.cacheKind : undefined));
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -216,13 +217,13 @@ export async function startApp(config: AppConfig, opts: StartOptions = {}): Prom
 }
 
 /** The start-up log line saying which mechanics are on. */
-function describe(s: AppSettings, limitBytes: number, limitSource: string, cache: boolean): string {
+function describe(s: AppSettings, limitBytes: number, limitSource: string, cache: string | undefined): string {
   const parts = [
     s.model === "prefork" ? `prefork ${s.workers} workers` : `async${s.maxInFlight > 0 ? ` maxInFlight ${s.maxInFlight}` : ""}`,
   ];
   if (cache) {
     const kind = s.cacheClient === "per-worker" && s.model !== "prefork" ? "pooled (per-worker needs prefork)" : s.cacheClient;
-    parts.push(`cache ${kind}${kind.startsWith("pooled") ? ` x${s.cachePoolSize}` : ""}`);
+    parts.push(`${cache} ${kind}${kind.startsWith("pooled") ? ` x${s.cachePoolSize}` : ""}`);
   }
   if (s.retryAttempts > 1) parts.push(`retries ${s.retryAttempts - 1} ${s.retryBackoff}`);
   if (s.queueLimit !== null || s.queueOrder !== "fifo" || s.queueDeadlineMs > 0) {

@@ -1,4 +1,4 @@
-// Which memcached connection a request uses (cacheClient):
+// Which cache connection a request uses (cacheClient):
 // - "pooled": cachePoolSize long-lived connections shared by every request, round robin, skipping
 //   the ones marked down.
 // - "per-worker": one long-lived connection per prefork slot, opened when the slot is created (the
@@ -6,15 +6,26 @@
 //   async model there are no workers: it behaves as "pooled".
 // - "per-request": a new connection for every operation, closed right after (seed 000's churn).
 //   memjs has no such mode: a client is created and closed per operation.
+// The same layouts for either server: `connection` makes one connection (memcached through memjs,
+// Redis through ioredis), chosen by CACHE_KIND.
 // A change of cacheClient or cachePoolSize at run time builds a new set of connections; the old
 // set is closed once operations already started on it are over.
-import { type Cache, CacheError, MemcachedCache, type MemcachedCacheOptions } from "./cache.js";
+import { type Cache, type CacheConnection, type CacheConnectionOptions, CacheError, MemcachedCache } from "./cache.js";
+import { RedisCache } from "./redis-cache.js";
 import { Deque } from "./admission.js";
 import type { AppSettings } from "./config.js";
 import type { LiveSettings } from "./settings.js";
 import type { Slot } from "./workers.js";
 
-/** A memcached connection per operation; after a failure, operations fail at once for failoverMs. */
+export type CacheKind = "memcached" | "redis";
+type Connect = (addr: string, opts: CacheConnectionOptions) => CacheConnection;
+
+export const connectionOf: Record<CacheKind, Connect> = {
+  memcached: (addr, opts) => new MemcachedCache(addr, opts),
+  redis: (addr, opts) => new RedisCache(addr, opts),
+};
+
+/** A connection per operation; after a failure, operations fail at once for failoverMs. */
 export class PerRequestCache implements Cache {
   private downUntil = 0;
   private downSince: number | undefined;
@@ -22,7 +33,8 @@ export class PerRequestCache implements Cache {
 
   constructor(
     readonly addr: string,
-    private readonly opts: MemcachedCacheOptions,
+    private readonly opts: CacheConnectionOptions,
+    private readonly connection: Connect = connectionOf.memcached,
   ) {}
 
   get failing(): boolean {
@@ -41,11 +53,15 @@ export class PerRequestCache implements Cache {
     this.closed = true;
   }
 
-  private async once<T>(op: (c: MemcachedCache) => Promise<T>): Promise<T> {
+  private async once<T>(op: (c: CacheConnection) => Promise<T>): Promise<T> {
     if (this.closed) throw new CacheError("cache closed");
-    if (Date.now() < this.downUntil) throw new CacheError(`memcached ${this.addr} marked down`);
+    if (Date.now() < this.downUntil) throw new CacheError(`cache ${this.addr} marked down`);
     // failoverMs 0 for the throwaway client: the down window is kept here, across clients.
-    const client = new MemcachedCache(this.addr, { timeoutMs: this.opts.timeoutMs, failoverMs: 0, onConnection: this.opts.onConnection });
+    const client = this.connection(this.addr, {
+      timeoutMs: this.opts.timeoutMs,
+      failoverMs: 0,
+      ...(this.opts.onConnection ? { onConnection: this.opts.onConnection } : {}),
+    });
     try {
       const value = await op(client);
       this.downSince = undefined;
@@ -66,7 +82,7 @@ export class PerRequestCache implements Cache {
 export class PooledCache implements Cache {
   private next = 0;
 
-  constructor(readonly members: MemcachedCache[]) {}
+  constructor(readonly members: CacheConnection[]) {}
 
   /** Every connection is down. */
   get failing(): boolean {
@@ -90,7 +106,7 @@ export class PooledCache implements Cache {
   }
 
   /** The next connection not marked down (or the next one, which then fails fast). */
-  private pick(): MemcachedCache {
+  private pick(): CacheConnection {
     const n = this.members.length;
     for (let i = 0; i < n; i++) {
       const m = this.members[(this.next + i) % n]!;
@@ -108,10 +124,12 @@ export class PooledCache implements Cache {
 type Layout =
   | { kind: "pooled"; cache: PooledCache }
   | { kind: "per-request"; cache: PerRequestCache }
-  | { kind: "per-worker"; caches: Map<number, MemcachedCache> };
+  | { kind: "per-worker"; caches: Map<number, CacheConnection> };
 
 export interface CacheClientsOptions {
   addr: string;
+  /** The server behind addr (memcached when absent). */
+  kind?: CacheKind;
   live: LiveSettings;
   /** The prefork slots in service (none under the async model). */
   slots: () => Iterable<Slot>;
@@ -121,12 +139,14 @@ export interface CacheClientsOptions {
 
 export class CacheClients {
   private layout: Layout;
-  private readonly connecting = new Deque<MemcachedCache>();
+  private readonly connecting = new Deque<CacheConnection>();
   private connectsInFlight = 0;
-  private readonly connOpts: MemcachedCacheOptions;
+  private readonly connOpts: CacheConnectionOptions;
+  private readonly connection: Connect;
 
   constructor(private readonly opts: CacheClientsOptions) {
     const { live } = opts;
+    this.connection = connectionOf[opts.kind ?? "memcached"];
     this.connOpts = {
       get timeoutMs() {
         return live.current.cacheTimeoutMs;
@@ -192,9 +212,9 @@ export class CacheClients {
 
   private build(s: AppSettings): Layout {
     const kind = effectiveKind(s);
-    if (kind === "per-request") return { kind, cache: new PerRequestCache(this.opts.addr, this.connOpts) };
+    if (kind === "per-request") return { kind, cache: new PerRequestCache(this.opts.addr, this.connOpts, this.connection) };
     if (kind === "pooled") {
-      const members = Array.from({ length: s.cachePoolSize }, () => new MemcachedCache(this.opts.addr, this.connOpts));
+      const members = Array.from({ length: s.cachePoolSize }, () => this.connection(this.opts.addr, this.connOpts));
       return { kind, cache: new PooledCache(members) };
     }
     const layout: Layout = { kind, caches: new Map() };
@@ -202,8 +222,8 @@ export class CacheClients {
     return layout;
   }
 
-  private addWorker(layout: Extract<Layout, { kind: "per-worker" }>, slot: Slot): MemcachedCache {
-    const cache = new MemcachedCache(this.opts.addr, this.connOpts);
+  private addWorker(layout: Extract<Layout, { kind: "per-worker" }>, slot: Slot): CacheConnection {
+    const cache = this.connection(this.opts.addr, this.connOpts);
     layout.caches.set(slot.id, cache);
     this.connecting.push(cache);
     this.connectSome();

@@ -33,14 +33,25 @@ export class CacheError extends Error {
   override name = "CacheError";
 }
 
+/** One connection to the cache server, with its own down window (memcached here, Redis in
+ * redis-cache.ts); cache-clients.ts lays them out per worker, in a pool, or one per operation. */
+export interface CacheConnection extends Cache {
+  /** True while a recent failure keeps the connection marked down. */
+  readonly isDown: boolean;
+  /** True from a connection failure until an operation succeeds again. */
+  readonly failing: boolean;
+  /** Opens the connection now rather than on first use (a failure marks it down). */
+  connect(): Promise<void>;
+}
+
 /** Read at each use, so an options object with getters can follow live settings. */
-export interface MemcachedCacheOptions {
+export interface CacheConnectionOptions {
   /** Hard bound on one operation (connecting included), ms. */
   readonly timeoutMs: number;
   /** How long the connection counts as down after a connection-level error, ms. */
   readonly failoverMs: number;
   log?: (line: string) => void;
-  /** Called for every TCP connection opened to memcached. */
+  /** Called for every TCP connection opened to the cache. */
   onConnection?: () => void;
 }
 
@@ -59,7 +70,7 @@ interface Generation {
 
 const silentLogger = { log: () => {} };
 
-export class MemcachedCache implements Cache {
+export class MemcachedCache implements CacheConnection {
   private gen: Generation | undefined;
   private downUntil = 0;
   private downSince: number | undefined;
@@ -68,7 +79,7 @@ export class MemcachedCache implements Cache {
 
   constructor(
     readonly addr: string,
-    private readonly opts: MemcachedCacheOptions,
+    private readonly opts: CacheConnectionOptions,
   ) {
     this.log = opts.log ?? (() => {});
   }

@@ -99,8 +99,10 @@ export interface AppSettings {
 
 export interface AppConfig extends AppSettings {
   port: number;
-  /** host:port of memcached; undefined = no cache (every read goes to the database). */
+  /** host:port of the cache; undefined = no cache (every read goes to the database). */
   cacheAddr: string | undefined;
+  /** The server at cacheAddr (CACHE_KIND): memcached unless told redis. */
+  cacheKind: "memcached" | "redis";
   /** postgres:// URL; undefined = no database (every miss answers 503). */
   databaseUrl: string | undefined;
   /** generate_series rows per CPU-millisecond of this host's database, measured by the harness
@@ -313,6 +315,12 @@ function parseCacheAddr(v: string | undefined): string | undefined {
   return addr;
 }
 
+function parseCacheKind(v: string | undefined): AppConfig["cacheKind"] {
+  const kind = v?.trim() || "memcached";
+  if (kind !== "memcached" && kind !== "redis") throw new ConfigError(`CACHE_KIND must be memcached or redis, got "${v}"`);
+  return kind;
+}
+
 function parseDatabaseUrl(v: string | undefined): string | undefined {
   if (v === undefined || v.trim() === "") return undefined;
   if (!/^postgres(ql)?:\/\//.test(v.trim())) {
@@ -326,6 +334,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const config: AppConfig = {
     port: parsePort(env.PORT),
     cacheAddr: parseCacheAddr(env.CACHE_ADDR),
+    cacheKind: parseCacheKind(env.CACHE_KIND),
     databaseUrl: parseDatabaseUrl(env.DATABASE_URL),
     dbRowsPerCpuMs: parseRowsPerMs(env.DB_ROWS_PER_CPU_MS),
     ...parseSettings(env.CASCADE_APP_CONFIG),

@@ -15,6 +15,7 @@ import { listCommand } from "./list.js";
 import { imagesBuildCommand, imagesListCommand } from "./images.js";
 import { doctorCommand } from "./doctor.js";
 import { downCommand } from "./down.js";
+import { initCommand } from "./init.js";
 import { scenarioJsonSchema } from "../scenario/load.js";
 
 const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
@@ -65,7 +66,7 @@ formatOpts(
     .option("--out <dir>", "write analysis.json and junit.xml there instead of into the run folder")
     .option(
       "--black-box",
-      "judge without the app's own /metrics: from the dependencies' counters (Postgres, memcached, HAProxy) and the users alone",
+      "judge without the app's own /metrics: from the dependencies' counters (Postgres, memcached, Redis, HAProxy) and the users alone",
     ),
 ).action(async (dir: string, o: { out?: string; format?: OutputFormat; json?: boolean; blackBox?: boolean }) =>
   process.exit(await analyzeCommand(dir, { ...(o.out ? { out: o.out } : {}), format: formatOf(o), blackBox: o.blackBox === true })),
@@ -96,6 +97,14 @@ formatOpts(
 ).action(async (files: string[], o: { format?: OutputFormat; json?: boolean }) =>
   process.exit(await validateCommand(files, { format: formatOf(o) })),
 );
+
+program
+  .command("init")
+  .description("write a scenario from a docker-compose file: services, builds, env, healthchecks, links; load, faults and SLO as stubs")
+  .requiredOption("--from <compose>", "the docker-compose file to read")
+  .option("--out <scenario>", "where to write the scenario (default cascade.yaml beside the compose file)")
+  .option("--force", "overwrite the output file if it exists")
+  .action(async (o: { from: string; out?: string; force?: boolean }) => process.exit(await initCommand(o)));
 
 program
   .command("list")

@@ -4,9 +4,9 @@
 import type { ServiceKind } from "../scenario/schema.js";
 
 export type ImageSource = "official" | "offline";
-export type Role = "memcached" | "postgres" | "haproxy" | "toxiproxy" | "app" | "holder" | "reaper";
+export type Role = "memcached" | "redis" | "postgres" | "haproxy" | "toxiproxy" | "app" | "holder" | "reaper";
 
-export const ROLES: readonly Role[] = ["memcached", "postgres", "haproxy", "toxiproxy", "app", "holder", "reaper"];
+export const ROLES: readonly Role[] = ["memcached", "redis", "postgres", "haproxy", "toxiproxy", "app", "holder", "reaper"];
 
 /** Roles built here on the Node base, for either source (no upstream image of their own). */
 export const NODE_ROLES = ["app", "reaper"] as const;
@@ -17,6 +17,7 @@ export const TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server";
 
 export const OFFICIAL: Record<Exclude<Role, (typeof NODE_ROLES)[number]>, string> = {
   memcached: "memcached:1.6",
+  redis: "redis:7",
   postgres: "postgres:16",
   haproxy: "haproxy:2.8",
   toxiproxy: `ghcr.io/shopify/toxiproxy:${TOXIPROXY_VERSION.slice(1)}`,

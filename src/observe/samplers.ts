@@ -7,14 +7,15 @@ import { readCgroup, readProcs } from "./sources/cgroup.js";
 import { haproxyStats } from "./sources/haproxy.js";
 import { MemcachedReader } from "./sources/memcached.js";
 import { PostgresReader } from "./sources/postgres.js";
-import { scrape, type Series, sumOf } from "./sources/prometheus.js";
+import { RedisReader } from "./sources/redis.js";
+import { type Selector, scrape, type Series, select, sumOf } from "./sources/prometheus.js";
 
 export type Reading = Record<string, number | string>;
 
 export interface Sampler {
   /** e.g. "cache-1" (the component) and what kind of reading it makes */
   name: string;
-  source: "container" | "memcached" | "postgres" | "haproxy" | "metrics";
+  source: "container" | "memcached" | "redis" | "postgres" | "haproxy" | "metrics";
   read(): Promise<Reading>;
   /** Called as soon as the component is up, before the services that use it start: a reader that
    * must hold its connection before others fill the component's connection table takes it here. */
@@ -31,6 +32,22 @@ const MEMCACHED_KEYS = [
   "get_hits",
   "get_misses",
   "curr_items",
+] as const;
+
+/** Redis INFO: clients, the stats a cache story needs, memory against maxmemory, keys held. */
+const REDIS_KEYS = [
+  "connected_clients",
+  "maxclients",
+  "total_connections_received",
+  "rejected_connections",
+  "keyspace_hits",
+  "keyspace_misses",
+  "evicted_keys",
+  "expired_keys",
+  "total_commands_processed",
+  "used_memory",
+  "maxmemory",
+  "keys",
 ] as const;
 
 /** Series of the reference app (and any app using these names) worth a time series. */
@@ -60,6 +77,18 @@ export function appReading(m: Series): Reading {
   const out: Reading = {};
   for (const [key, name, labels] of APP_SERIES) {
     const v = sumOf(m, name, labels);
+    if (!Number.isNaN(v)) out[key] = v;
+  }
+  return out;
+}
+
+/** A user image's readings: each of its metrics mapped (its scenario's `metrics:`) onto the reading
+ * the charts and mechanisms know, summed over the series its selector matches; one matching
+ * nothing on this page is left out, as the app's absent series are. */
+export function mappedReading(m: Series, map: Record<string, Selector>): Reading {
+  const out: Reading = {};
+  for (const [key, sel] of Object.entries(map)) {
+    const v = select(m, sel);
     if (!Number.isNaN(v)) out[key] = v;
   }
   return out;
@@ -126,6 +155,18 @@ export function samplersFor(plan: TopologyPlan, runtime: Runtime): Sampler[] {
         open: () => reader.open(),
         close: () => reader.close(),
       });
+    } else if (c.kind === "redis") {
+      const reader = new RedisReader(() => runtime.endpoint(service, replica, c.port), 800);
+      out.push({
+        name: host,
+        source: "redis",
+        async read() {
+          const s = await reader.read();
+          return Object.fromEntries(REDIS_KEYS.filter((k) => s[k] !== undefined).map((k) => [k, s[k] as number]));
+        },
+        open: () => reader.open(),
+        close: () => reader.close(),
+      });
     } else if (c.kind === "postgres") {
       const at = endpointOf(c.port);
       let reader: PostgresReader | undefined;
@@ -178,6 +219,10 @@ export function samplersFor(plan: TopologyPlan, runtime: Runtime): Sampler[] {
     } else if (c.kind === "app") {
       const at = endpointOf(c.port);
       out.push({ name: host, source: "metrics", read: async () => appReading(await at((ep) => scrape(ep, "/metrics", 800))) });
+    } else if (c.kind === "image" && c.metrics) {
+      const { path, port, map } = c.metrics;
+      const at = endpointOf(port);
+      out.push({ name: host, source: "metrics", read: async () => mappedReading(await at((ep) => scrape(ep, path, 800)), map) });
     }
   }
   return out;

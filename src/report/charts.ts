@@ -343,6 +343,13 @@ function dependenciesChart(m: ReportModel): Chart {
       map2(col(s, svc, "get_hits_per_s"), col(s, svc, "cmd_get_per_s"), (h, g) => (g > 0 ? h / g : null)),
     );
   }
+  for (const svc of servicesOf(s, "redis")) {
+    if (appHits.length) break;
+    ratio.add(
+      `hit ratio (${svc})`,
+      map2(col(s, svc, "keyspace_hits_per_s"), col(s, svc, "keyspace_misses_per_s"), (h, x) => (h + x > 0 ? h / (h + x) : null)),
+    );
+  }
   for (const svc of servicesOf(s, "postgres")) {
     const declared = m.cpuLimits[svc];
     const cpu = col(s, svc, "cpu_cores");
@@ -362,6 +369,12 @@ function dependenciesChart(m: ReportModel): Chart {
     conns.add(`open connections (${svc})`, col(s, svc, "curr_connections"));
     conns.add(`new connections/s (${svc})`, col(s, svc, "total_connections_per_s"));
     conns.add(`rejected connections/s (${svc})`, col(s, svc, "rejected_connections_per_s"), { color: "#e45756" });
+  }
+  for (const svc of servicesOf(s, "redis")) {
+    conns.add(`open connections (${svc})`, col(s, svc, "connected_clients"));
+    conns.add(`new connections/s (${svc})`, col(s, svc, "total_connections_received_per_s"));
+    conns.add(`rejected connections/s (${svc})`, col(s, svc, "rejected_connections_per_s"), { color: "#e45756" });
+    conns.add(`evicted keys/s (${svc})`, col(s, svc, "evicted_keys_per_s"));
   }
   for (const svc of servicesWith(s, "cache_errors_per_s")) conns.add(`cache errors/s (${svc})`, col(s, svc, "cache_errors_per_s"));
   return {
@@ -407,7 +420,8 @@ function dependenciesChart(m: ReportModel): Chart {
 function saturationChart(m: ReportModel): Chart {
   const s = m.series;
   const q = new PanelBuilder();
-  for (const svc of servicesWith(s, "queue_depth")) {
+  // a user's image may map only one of the two (its scenario's metrics:)
+  for (const svc of new Set([...servicesWith(s, "queue_depth"), ...servicesWith(s, "in_flight")])) {
     q.add(`queue depth (${svc})`, col(s, svc, "queue_depth"));
     q.add(`in flight (${svc})`, col(s, svc, "in_flight"));
   }

@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { judge, loadEvents, type Analysis, type RecordedRun } from "../analyze/analyze.js";
 import { decideGate } from "../analyze/gate.js";
-import { buildSeries, hostsOf, type Series } from "../analyze/series.js";
+import { buildSeries, hostsOf, mappedOf, type Series } from "../analyze/series.js";
 import { readRunFolder } from "../analyze/stored.js";
 import type { FaultEvent } from "../faults/scheduler.js";
 import { FILES, readJsonFile } from "../observe/record.js";
@@ -100,7 +100,7 @@ export function buildModel(run: RecordedRun, stored: Analysis | null, containers
     ...(meta.error ? { error: meta.error } : {}),
   });
   const hosts = hostsOf(run.plan);
-  const series = buildSeries(run.load, run.components, hosts);
+  const series = buildSeries(run.load, run.components, hosts, mappedOf(run.plan));
   const faults = [...run.faults, ...loadEvents(run.scenario)].sort((a, b) => a.actual_ms - b.actual_ms);
   const cpuLimits: Record<string, number> = {};
   for (const [name, svc] of Object.entries(run.scenario.services)) if (svc.cpus) cpuLimits[name] = svc.cpus;

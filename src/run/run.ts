@@ -20,7 +20,7 @@ import { FILES, RECORD_SCHEMA_VERSION, RecordUnwritable, RunRecord } from "../ob
 import { windows, stats, type WindowStats } from "../analyze/windows.js";
 import { judge, firstFaultMs, loadEvents, type Analysis } from "../analyze/analyze.js";
 import { checkSetup } from "../analyze/baseline.js";
-import { buildSeries, hostsOf } from "../analyze/series.js";
+import { buildSeries, hostsOf, mappedOf } from "../analyze/series.js";
 import { Observer, type ComponentsSample } from "../observe/observer.js";
 import { samplersFor } from "../observe/samplers.js";
 import { junitXml } from "../report/junit.js";
@@ -315,7 +315,12 @@ function setupGate(
   if (first === undefined) return undefined;
   return setTimeout(
     () => {
-      const setup = checkSetup(scenario, buildSeries(load, components, hostsOf(plan)), Math.floor(first / 1000), calibrations());
+      const setup = checkSetup(
+        scenario,
+        buildSeries(load, components, hostsOf(plan), mappedOf(plan)),
+        Math.floor(first / 1000),
+        calibrations(),
+      );
       if (setup.failure) stop(setup.failure);
     },
     Math.max(0, first - 300),

@@ -7,6 +7,7 @@ import { describeCalibration } from "../calibrate/describe.js";
 import { calibratePostgres, type DbCalibration } from "../calibrate/postgres.js";
 import { hostPidOf, processCpuNs } from "../calibrate/procfs.js";
 import { ensureImagesOrBuild } from "../images/build.js";
+import { ensureUserImage } from "../images/user.js";
 import { imageId } from "../runtime/docker/client.js";
 import { readCgroup } from "../observe/sources/cgroup.js";
 import type { ImageSource, Role } from "../images/catalog.js";
@@ -54,6 +55,21 @@ export async function bringUp(
   });
   const images: ImagesUsed = { source, roles: {} };
   for (const [role, ref] of Object.entries(refs)) if (ref) images.roles[role] = { ref, id: await imageId(ref).catch(() => "unknown") };
+  // Services built from their own Dockerfile folder: once per service, every replica runs it.
+  const built = new Map<string, string>();
+  for (const c of plan.containers) {
+    if (!("build" in c.image)) continue;
+    let ref = built.get(c.service);
+    if (!ref) {
+      const r = await ensureUserImage(c.service, c.image.build, c.image.tag, (l) => progress(`  ${l}`));
+      ref = r.ref;
+      built.set(c.service, ref);
+      progress(`  build ${c.service}: ${ref} ${r.action} in ${(r.ms / 1000).toFixed(1)} s`);
+      images.roles[`build:${c.service}`] = { ref, id: await imageId(ref).catch(() => "unknown") };
+    }
+    c.image.ref = ref;
+    signal?.throwIfAborted();
+  }
   const images_ms = Date.now() - t;
   signal?.throwIfAborted();
 

@@ -12,6 +12,11 @@ export function probeMemcached(ep: Endpoint): Promise<boolean> {
   return exchange(ep, "version\r\n", (buf) => buf.toString().startsWith("VERSION"));
 }
 
+/** Redis answers "+PONG" to PING; at maxclients it answers "-ERR max number of clients reached". */
+export function probeRedis(ep: Endpoint): Promise<boolean> {
+  return exchange(ep, "PING\r\n", (buf) => buf.toString().startsWith("+PONG"));
+}
+
 /** Postgres answers an SSLRequest with a single 'S' or 'N' byte once it accepts TCP connections. */
 export function probePostgres(ep: Endpoint): Promise<boolean> {
   const sslRequest = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);

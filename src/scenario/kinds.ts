@@ -14,8 +14,10 @@ const ONLY: Record<string, readonly Kind[]> = {
   backend: ["haproxy"],
   timeout: ["haproxy"],
   lb: ["haproxy"],
-  connections: ["memcached"],
+  connections: ["memcached", "redis"],
   config: ["app"],
+  build: ["image"],
+  metrics: ["image"],
 };
 
 /** Kinds whose port answers HTTP (an image is the user's: trusted to). */

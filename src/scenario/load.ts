@@ -1,7 +1,9 @@
 // Reading a scenario file: YAML → schema → cross-field checks, collecting every problem with its
 // line and column instead of stopping at the first, so one edit-run cycle fixes them all.
 import { isUtf8 } from "node:buffer";
+import { statSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { isAlias, isScalar, LineCounter, parseDocument, visit, type Document } from "yaml";
 import { z } from "zod";
 import { cut, type ScenarioIssue, ScenarioInvalid, sortIssues } from "./issues.js";
@@ -18,9 +20,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 export const MAX_ISSUES = 50;
 
 /** Parses and validates scenario text; `file` is only used to label issues. Throws ScenarioInvalid. */
-export function parseScenario(text: string, file: string): Scenario {
+export function parseScenario(text: string, file: string, baseDir?: string): Scenario {
   try {
-    return parseChecked(text, file);
+    return parseChecked(text, file, baseDir);
   } catch (e) {
     // Thousands of nested maps overflow the stack of the YAML reader or of a check walking them.
     if (e instanceof RangeError)
@@ -70,7 +72,7 @@ function tooDeep(text: string): { line: number; col: number; what: string } | un
   return undefined;
 }
 
-function parseChecked(text: string, file: string): Scenario {
+function parseChecked(text: string, file: string, baseDir?: string): Scenario {
   const deep = tooDeep(text);
   if (deep)
     throw new ScenarioInvalid([
@@ -112,7 +114,11 @@ function parseChecked(text: string, file: string): Scenario {
   }
 
   const result = Scenario.safeParse(raw);
-  const found: PathIssue[] = [...(result.success ? [] : fromZod(result.error.issues, raw)), ...(isObject(raw) ? checkScenario(raw) : [])];
+  const found: PathIssue[] = [
+    ...(result.success ? [] : fromZod(result.error.issues, raw)),
+    ...(isObject(raw) ? checkScenario(raw) : []),
+    ...(result.success && baseDir !== undefined ? resolveBuilds(result.data, baseDir) : []),
+  ];
   if (!result.success || found.length) {
     // Past a screenful the rest is the same mistake again; locating each costs a walk of the
     // document, so thousands of them (a generated file) would take seconds for nothing.
@@ -189,7 +195,7 @@ export async function loadScenario(file: string): Promise<{ scenario: Scenario; 
   const encoding = notUtf8Text(bytes);
   if (encoding) throw fail(encoding);
   const source = bytes.toString("utf8").replace(/^\uFEFF/, "");
-  return { scenario: parseScenario(source, file), source };
+  return { scenario: parseScenario(source, file, dirname(resolve(file))), source };
 }
 
 /** Why the bytes are not a UTF-8 text file (UTF-16, binary), or undefined when they are. */
@@ -218,4 +224,26 @@ export function scenarioJsonSchema(): object {
     description:
       "A Cascade chaos/load-test scenario: services on Docker, the links between them, the load to offer, the faults to inject and the SLO to judge the run by.",
   };
+}
+
+/** Each `build:` made absolute against the scenario's folder (in place), and a context that is not
+ * a folder holding its Dockerfile reported at its field, before anything starts. */
+function resolveBuilds(s: Scenario, baseDir: string): PathIssue[] {
+  const out: PathIssue[] = [];
+  const isFile = (p: string) => statSync(p, { throwIfNoEntry: false })?.isFile() ?? false;
+  const isDir = (p: string) => statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  for (const [name, svc] of Object.entries(s.services)) {
+    if (svc.build === undefined) continue;
+    const b = typeof svc.build === "string" ? { context: svc.build } : svc.build;
+    const at = typeof svc.build === "string" ? ["services", name, "build"] : ["services", name, "build", "context"];
+    const context = isAbsolute(b.context) ? b.context : resolve(baseDir, b.context);
+    const dockerfile = b.dockerfile ?? "Dockerfile";
+    if (!isDir(context)) out.push({ path: at, message: `no folder ${context} (a build context is relative to the scenario file)` });
+    else if (!isFile(resolve(context, dockerfile)))
+      out.push({ path: at, message: `${relative(baseDir, resolve(context, dockerfile)) || dockerfile}: no Dockerfile there` });
+    else if (relative(context, resolve(context, dockerfile)).startsWith(".."))
+      out.push({ path: at, message: `the Dockerfile ${dockerfile} lies outside its context` });
+    svc.build = { ...b, context };
+  }
+  return out;
 }

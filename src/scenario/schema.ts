@@ -2,6 +2,7 @@
 // and `cascade schema` turns it into JSON Schema for editor completion.
 import { z } from "zod";
 import { cut } from "./issues.js";
+import { parseSelector, type Selector } from "./selector.js";
 import { parseBytes, parseDuration, parsePercent, parseShareRange } from "./units.js";
 
 /** The longest any duration may be: a run is bounded, and every timer stays exact (Node's timers
@@ -102,7 +103,7 @@ export const Readiness = z
     message: "give at least one of tcp, http or log",
   });
 
-export const ServiceKind = z.enum(["memcached", "postgres", "haproxy", "app", "image"]);
+export const ServiceKind = z.enum(["memcached", "redis", "postgres", "haproxy", "app", "image"]);
 
 /** The failures HAProxy 2.8 can retry a request on (its configuration manual, "retry-on"; 421 and
  * 429 came later). Status codes are strings here, as HAProxy reads them; YAML may give numbers. */
@@ -186,10 +187,109 @@ export const Balancer = z
       ctx.addIssue({ code: "custom", path: ["retryOn"], message: "none means no retries: it cannot be listed with other keywords" });
   });
 
+/** A Dockerfile folder the harness builds the service's image from (`docker build --network host`). */
+export const Build = z.union([
+  z.string().min(1).meta({ description: "the build context: a folder with a Dockerfile, relative to the scenario file" }),
+  z.strictObject({
+    context: z.string().min(1).meta({ description: "the build context, relative to the scenario file" }),
+    dockerfile: z.string().min(1).optional().meta({ description: "the Dockerfile's path inside the context (default Dockerfile)" }),
+    args: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
+      .optional()
+      .meta({ description: "build arguments (--build-arg)" }),
+  }),
+]);
+/** What a user's metric feeds: the field in a scenario's `metrics:` → the reading the charts and
+ * mechanisms know (the reference app's names, src/observe/samplers.ts). Counters become rates. */
+export const MAPPED_METRICS = {
+  requests: { reading: "requests", what: "counter: requests the service answered" },
+  errors: { reading: "requests_5xx", what: "counter: requests it answered with an error (5xx)" },
+  in_flight: { reading: "in_flight", what: "gauge: requests being served now" },
+  queue: { reading: "queue_depth", what: "gauge: requests waiting for a worker or slot" },
+  retries: { reading: "retries", what: "counter: calls to its dependencies that were retries" },
+  dependency_calls: { reading: "db_queries", what: "counter: calls to its dependencies (the database), retries included" },
+} as const;
+export type MappedMetric = keyof typeof MAPPED_METRICS;
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** A metric name, a PromQL selector or { name, labels } (equality; YAML numbers as their text).
+ * Checked by hand, not as a zod union: a union's error names only the shapes it expected. */
+const MetricSelector = z
+  .unknown()
+  .transform((v, ctx): Selector => {
+    const fail = (message: string, path: PropertyKey[] = []) => {
+      ctx.addIssue({ code: "custom", message, path });
+      return z.NEVER;
+    };
+    if (typeof v === "string") {
+      const sel = parseSelector(v);
+      return typeof sel === "string" ? fail(`not a metric selector, ${sel} (e.g. http_requests_total{code=~"5.."})`) : sel;
+    }
+    if (typeof v !== "object" || v === null || Array.isArray(v))
+      return fail(
+        `expected a metric selector (e.g. 'http_requests_total{code="503"}') or { name, labels }, got ${cut(JSON.stringify(v) ?? "")}`,
+      );
+    const o = v as Record<string, unknown>;
+    const unknown = Object.keys(o).find((k) => k !== "name" && k !== "labels");
+    if (unknown) return fail(`unknown field "${unknown}" (known: name, labels)`, [unknown]);
+    if (typeof o.name !== "string" || !METRIC_NAME.test(o.name))
+      return fail(`expected a metric name, got ${cut(JSON.stringify(o.name) ?? "nothing")}`, ["name"]);
+    const labels = o.labels ?? {};
+    if (typeof labels !== "object" || labels === null || Array.isArray(labels))
+      return fail("expected a mapping of label names to values", ["labels"]);
+    const matchers: Selector["matchers"] = [];
+    for (const [label, value] of Object.entries(labels)) {
+      if (!LABEL_NAME.test(label)) return fail(`not a label name: ${cut(JSON.stringify(label))}`, ["labels", label]);
+      if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean")
+        return fail(`expected a label value, got ${cut(JSON.stringify(value) ?? "")}`, ["labels", label]);
+      matchers.push({ label, op: "=", value: String(value) });
+    }
+    return { name: o.name, matchers };
+  })
+  .meta({
+    anyOf: [
+      { type: "string" },
+      {
+        type: "object",
+        properties: {
+          name: { type: "string" },
+          labels: { type: "object", additionalProperties: { type: ["string", "number", "boolean"] } },
+        },
+        required: ["name"],
+        additionalProperties: false,
+      },
+    ],
+  });
+
+/** A user's own Prometheus endpoint, and which of its metrics mean what (kind: image only). */
+export const Metrics = z
+  .strictObject({
+    path: z.string().startsWith("/").default("/metrics").meta({ description: "the path of its Prometheus text page" }),
+    port: z.number().int().min(1).max(65535).optional().meta({ description: "the port serving it; the service's port by default" }),
+    ...(Object.fromEntries(
+      Object.entries(MAPPED_METRICS).map(([k, m]) => [
+        k,
+        MetricSelector.optional().meta({
+          description: `${m.what}: a metric name, a PromQL selector (name{label="v",code=~"5.."}) or { name, labels }; summed over the series it matches`,
+        }),
+      ]),
+    ) as Record<MappedMetric, z.ZodOptional<typeof MetricSelector>>),
+  })
+  .refine((m) => Object.keys(MAPPED_METRICS).some((k) => m[k as MappedMetric] !== undefined), {
+    message: `map at least one of ${Object.keys(MAPPED_METRICS).join(", ")}`,
+  });
+
 export const Service = z
   .strictObject({
     kind: ServiceKind,
-    image: z.string().min(1).optional().meta({ description: "image reference; required for kind: image" }),
+    image: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: "image reference; kind: image needs it or build (with build, the tag the build gets)" }),
+    build: Build.optional().meta({ description: "kind: image: build the image from a Dockerfile folder before the run" }),
     command: z.array(z.string()).optional(),
     port: z.number().int().min(1).max(65535).optional().meta({ description: "the port the service listens on" }),
     replicas: z.number().int().min(1).max(50).default(1),
@@ -201,17 +301,27 @@ export const Service = z
     ulimits: z.record(z.string(), z.number().int().min(0)).default({}).meta({ description: "e.g. { nofile: 1024 }" }),
     restart: z.enum(["no", "on-failure", "always", "unless-stopped"]).default("no"),
     ready: Readiness.optional(),
-    /** memcached: -c max connections; -m memory MB. */
-    connections: z.number().int().min(1).optional().meta({ description: "memcached: maximum simultaneous connections (-c)" }),
+    /** memcached: -c max connections; redis: maxclients. */
+    connections: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .meta({ description: "memcached: maximum simultaneous connections (-c); redis: maxclients" }),
     /** haproxy: the service it balances across (every replica is a server). */
     backend: ServiceName.optional().meta({ description: "haproxy: the service whose replicas it balances" }),
     timeout: Duration.optional().meta({ description: "haproxy: server timeout (gateway timeout → 504)" }),
     lb: Balancer.optional().meta({ description: "haproxy: retries, queueing and health checks of its backend" }),
     /** app: settings of the reference app, passed as CASCADE_APP_CONFIG. */
     config: z.record(z.string(), z.unknown()).default({}).meta({ description: "reference app settings" }),
+    metrics: Metrics.optional().meta({
+      description:
+        "image: its own Prometheus endpoint, and the metrics that mean requests, errors, in flight, queue, retries, dependency calls",
+    }),
   })
   .superRefine((s, ctx) => {
-    if (s.kind === "image" && !s.image) ctx.addIssue({ code: "custom", path: ["image"], message: "kind: image needs an image" });
+    if (s.kind === "image" && !s.image && !s.build)
+      ctx.addIssue({ code: "custom", path: ["image"], message: "kind: image needs an image or a build" });
     if (s.kind === "image" && !s.port) ctx.addIssue({ code: "custom", path: ["port"], message: "kind: image needs a port" });
     if (s.kind === "haproxy" && !s.backend)
       ctx.addIssue({ code: "custom", path: ["backend"], message: "kind: haproxy needs a backend service" });
@@ -516,6 +626,7 @@ export type MemoryHogFault = z.output<typeof MemoryHogFault>;
 export type CpuStressFault = z.output<typeof CpuStressFault>;
 export type AppFault = z.output<typeof AppFault>;
 export type Readiness = z.output<typeof Readiness>;
+export type Build = z.output<typeof Build>;
 export type Slo = z.output<typeof Slo>;
 export type Baseline = z.output<typeof Baseline>;
 export type Expect = z.output<typeof Expect>;

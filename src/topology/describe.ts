@@ -2,7 +2,7 @@
 // same plan the run uses. Nothing here talks to Docker. Environment values are not printed (a
 // scenario's env may carry secrets); their names are.
 import type { Fault, Scenario } from "../scenario/schema.js";
-import type { ContainerPlan, TopologyPlan } from "./plan.js";
+import { type ContainerPlan, notByName, type TopologyPlan } from "./plan.js";
 
 const MIB = 2 ** 20;
 /** Fault fields that are durations (ms once parsed). */
@@ -10,7 +10,7 @@ const DURATIONS = new Set(["latency", "jitter", "timeout", "delay", "every", "ho
 const secs = (ms: number) => `${+(ms / 1000).toFixed(3)} s`;
 
 function container(c: ContainerPlan): string {
-  const image = "role" in c.image ? `${c.image.role} image` : c.image.ref;
+  const image = "role" in c.image ? `${c.image.role} image` : "build" in c.image ? `built from ${c.image.build.context}` : c.image.ref;
   const parts = [
     c.host.padEnd(16),
     image.padEnd(22),
@@ -47,7 +47,10 @@ export function describePlan(s: Scenario, plan: TopologyPlan): string[] {
   lines.push("", "links:");
   for (const l of s.links) {
     const p = plan.proxies.find((x) => x.link === `${l.from}->${l.to}`);
-    lines.push(`  ${l.from} -> ${l.to}: ${p ? `through Toxiproxy (${p.listen} → ${p.upstream})` : "direct"}`);
+    const why = notByName(s, l);
+    lines.push(
+      `  ${l.from} -> ${l.to}: ${p ? `through Toxiproxy (${p.listen} → ${p.upstream})${why ? `; ${why}` : `, answering as ${l.to}`}` : "direct"}`,
+    );
   }
   lines.push(
     "",

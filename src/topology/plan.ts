@@ -1,7 +1,8 @@
 // Turns a validated Scenario into a TopologyPlan: the containers to start (in dependency order),
 // their wiring, and one Toxiproxy proxy per proxied link. Pure data, no Docker — unit-testable.
-import type { Link, Readiness, Scenario, Service, ServiceKind } from "../scenario/schema.js";
-import { healthPath, linkName } from "../scenario/schema.js";
+import type { Link, MappedMetric, Readiness, Scenario, Service, ServiceKind } from "../scenario/schema.js";
+import { healthPath, linkName, MAPPED_METRICS } from "../scenario/schema.js";
+import type { Selector } from "../scenario/selector.js";
 import type { Role } from "../images/catalog.js";
 import { redactValue } from "../scenario/secrets.js";
 
@@ -13,14 +14,15 @@ const PROXY_PORT_BASE = 20000;
 
 export const DEFAULT_PORT: Record<Exclude<ServiceKind, "image">, number> = {
   memcached: 11211,
+  redis: 6379,
   postgres: 5432,
   haproxy: 8000,
   app: 8080,
 };
 
 export interface ReadyCheck {
-  /** tcp: connect + protocol greeting by kind (memcached "version", postgres SSLRequest, else hold). */
-  tcp?: { port: number; protocol: "memcached" | "postgres" | "hold" };
+  /** tcp: connect + protocol greeting by kind (memcached "version", redis PING, postgres SSLRequest, else hold). */
+  tcp?: { port: number; protocol: "memcached" | "redis" | "postgres" | "hold" };
   http?: { port: number; path: string };
   log?: string;
   timeout: number;
@@ -32,8 +34,13 @@ export interface ContainerPlan {
   /** DNS name inside the run network, e.g. "app-2"; the service name is an alias for all replicas. */
   host: string;
   kind: ServiceKind | "toxiproxy";
-  /** Role whose image to use, or a user image reference. */
-  image: { role: Role } | { ref: string };
+  /** Role whose image to use, a user image reference, or a Dockerfile folder to build (its `ref`
+   * is filled in when the image is built, before the container is created). */
+  image: { role: Role } | { ref: string } | { build: BuildPlan; tag?: string; ref?: string };
+  /** Names on the run network: its host name, and the service name unless a proxy answers on it. */
+  aliases: string[];
+  /** Env variables the runtime fills with this run's database password (never planned or recorded). */
+  secretEnv?: string[];
   cmd?: string[];
   env: Record<string, string>;
   port: number;
@@ -44,6 +51,22 @@ export interface ContainerPlan {
   ulimits: Record<string, number>;
   restart: Service["restart"];
   ready: ReadyCheck;
+  /** a user image's own Prometheus endpoint (its scenario's `metrics:`) */
+  metrics?: MetricsPlan;
+}
+
+export interface MetricsPlan {
+  path: string;
+  port: number;
+  /** reading the charts and mechanisms know ("requests_5xx") → the user's metric it is read from */
+  map: Record<string, Selector>;
+}
+
+export interface BuildPlan {
+  /** absolute path of the build context */
+  context: string;
+  dockerfile: string;
+  args: Record<string, string>;
 }
 
 export interface ProxyPlan {
@@ -76,35 +99,80 @@ export function redactedPlan(plan: TopologyPlan): TopologyPlan {
 }
 export const portOf = (s: Service): number => s.port ?? (s.kind === "image" ? 0 : DEFAULT_PORT[s.kind]);
 
+/** The name a dependency's own containers keep when Toxiproxy answers on its service name. */
+export const originName = (service: string) => `${service}-origin`;
+
+/**
+ * Dependencies whose service name Toxiproxy can take, so an app that dials `db:5432` from its own
+ * config goes through the link's proxy without rewiring: the dependency's only inbound link is
+ * proxied (every client of that name is that link), and no other such dependency, nor Toxiproxy's
+ * API or the numbered proxy ports, uses the same port. The rest are reached through <DEP>_ADDR only.
+ */
+export function byNameLinks(s: Scenario): Map<string, Link> {
+  const out = new Map<string, Link>();
+  const ports = new Set<number>([TOXIPROXY_API_PORT]);
+  for (const to of Object.keys(s.services)) {
+    const inbound = s.links.filter((l) => l.to === to);
+    const port = portOf(s.services[to] as Service);
+    const only = inbound.length === 1 ? inbound[0] : undefined;
+    if (!only?.proxy || ports.has(port) || (port >= PROXY_PORT_BASE && port < PROXY_PORT_BASE + s.links.length)) continue;
+    ports.add(port);
+    out.set(to, only);
+  }
+  return out;
+}
+
+/** Why a proxied link is reached through <DEP>_ADDR only (for the dry run), or undefined. */
+export function notByName(s: Scenario, l: Link): string | undefined {
+  if (!l.proxy || byNameLinks(s).get(l.to) === l) return undefined;
+  const inbound = s.links.filter((x) => x.to === l.to).length;
+  return inbound > 1
+    ? `${inbound} links reach ${l.to}: its name stays its own, the proxy answers at ${l.to.toUpperCase().replaceAll("-", "_")}_ADDR`
+    : `port ${portOf(s.services[l.to] as Service)} is taken on Toxiproxy: the proxy answers at ${l.to.toUpperCase().replaceAll("-", "_")}_ADDR`;
+}
+
 export function planTopology(s: Scenario): TopologyPlan {
   const proxies: ProxyPlan[] = [];
   const addr = new Map<string, string>(); // "from->to" → host:port the "from" side dials
+  const byName = byNameLinks(s);
   s.links.forEach((l, i) => {
     const to = s.services[l.to] as Service;
-    if (l.proxy) {
+    const port = portOf(to);
+    if (l.proxy && byName.get(l.to) === l) {
+      // Toxiproxy answers on the dependency's own name and port; the dependency keeps another name.
+      proxies.push({ name: proxyName(l), link: linkName(l), listen: `0.0.0.0:${port}`, upstream: `${originName(l.to)}:${port}` });
+      addr.set(linkName(l), `${l.to}:${port}`);
+    } else if (l.proxy) {
       const listenPort = PROXY_PORT_BASE + i;
-      proxies.push({ name: proxyName(l), link: linkName(l), listen: `0.0.0.0:${listenPort}`, upstream: `${l.to}:${portOf(to)}` });
+      proxies.push({ name: proxyName(l), link: linkName(l), listen: `0.0.0.0:${listenPort}`, upstream: `${l.to}:${port}` });
       addr.set(linkName(l), `${TOXIPROXY_SERVICE}:${listenPort}`);
-    } else addr.set(linkName(l), `${l.to}:${portOf(to)}`);
+    } else addr.set(linkName(l), `${l.to}:${port}`);
   });
 
   const containers: ContainerPlan[] = [];
-  if (proxies.length > 0) containers.push(toxiproxyPlan(proxies.map((p) => Number(p.listen.split(":")[1]))));
+  if (proxies.length > 0)
+    containers.push(
+      toxiproxyPlan(
+        proxies.map((p) => Number(p.listen.split(":")[1])),
+        [...byName.keys()],
+      ),
+    );
   for (const name of startOrder(s)) {
     const svc = s.services[name] as Service;
     const deps = s.links.filter((l) => l.from === name);
-    for (let r = 1; r <= svc.replicas; r++) containers.push(servicePlan(s, name, svc, r, deps, addr));
+    for (let r = 1; r <= svc.replicas; r++) containers.push(servicePlan(s, name, svc, r, deps, addr, byName.has(name)));
   }
   return { scenario: s.name, containers, proxies, target: { service: s.load.target, port: portOf(s.services[s.load.target] as Service) } };
 }
 
-function toxiproxyPlan(publish: number[]): ContainerPlan {
+function toxiproxyPlan(publish: number[], names: string[]): ContainerPlan {
   return {
     service: TOXIPROXY_SERVICE,
     replica: 1,
     host: `${TOXIPROXY_SERVICE}-1`,
     kind: "toxiproxy",
     image: { role: "toxiproxy" },
+    aliases: [`${TOXIPROXY_SERVICE}-1`, TOXIPROXY_SERVICE, ...names],
     env: {},
     port: TOXIPROXY_API_PORT,
     publish,
@@ -114,7 +182,15 @@ function toxiproxyPlan(publish: number[]): ContainerPlan {
   };
 }
 
-function servicePlan(s: Scenario, name: string, svc: Service, replica: number, deps: Link[], addr: Map<string, string>): ContainerPlan {
+function servicePlan(
+  s: Scenario,
+  name: string,
+  svc: Service,
+  replica: number,
+  deps: Link[],
+  addr: Map<string, string>,
+  proxiedByName: boolean,
+): ContainerPlan {
   const port = portOf(svc);
   const env: Record<string, string> = {};
   // Every dependency is reachable as <NAME>_ADDR=host:port (through Toxiproxy when proxied).
@@ -132,6 +208,11 @@ function servicePlan(s: Scenario, name: string, svc: Service, replica: number, d
       ulimits.nofile ??= conns + 64;
       break;
     }
+    case "redis":
+      cmd ??= redisArgs(svc, port);
+      // Redis lowers maxclients to what nofile allows (less 32 for itself): give it room unless capped.
+      ulimits.nofile ??= (svc.connections ?? REDIS_MAXCLIENTS) + 64;
+      break;
     case "postgres":
       // POSTGRES_PASSWORD is the run's own, added by the runtime when the container is created. md5,
       // not scram: scram's PBKDF2 on each new connection costs a CPU-limited database its baseline
@@ -151,9 +232,10 @@ function servicePlan(s: Scenario, name: string, svc: Service, replica: number, d
       break;
     }
     case "app": {
-      const cache = depOfKind("memcached");
+      const cache = depOfKind("memcached") ?? depOfKind("redis");
       const db = depOfKind("postgres");
       if (cache) env.CACHE_ADDR = addr.get(linkName(cache)) as string;
+      if (cache && s.services[cache.to]?.kind === "redis") env.CACHE_KIND = "redis";
       if (db) env.DATABASE_URL = `postgres://cascade@${addr.get(linkName(db))}/cascade`;
       env.PORT = String(port);
       if (Object.keys(svc.config).length > 0) env.CASCADE_APP_CONFIG = JSON.stringify(svc.config);
@@ -163,22 +245,71 @@ function servicePlan(s: Scenario, name: string, svc: Service, replica: number, d
       break;
   }
   Object.assign(env, svc.env);
+  const metrics = svc.metrics && metricsPlan(svc.metrics, port);
+  const publish = [...(svc.kind === "haproxy" ? [HAPROXY_STATS_PORT] : []), ...(metrics && metrics.port !== port ? [metrics.port] : [])];
   return {
     service: name,
     replica,
     host: `${name}-${replica}`,
     kind: svc.kind,
-    image: svc.image ? { ref: svc.image } : { role: svc.kind as Role },
+    image: svc.build
+      ? { build: buildPlan(svc.build), ...(svc.image ? { tag: svc.image } : {}) }
+      : svc.image
+        ? { ref: svc.image }
+        : { role: svc.kind as Role },
+    aliases: [`${name}-${replica}`, proxiedByName ? originName(name) : name],
+    ...(svc.kind === "image" && deps.some((l) => s.services[l.to]?.kind === "postgres") ? { secretEnv: ["PGPASSWORD"] } : {}),
     ...(cmd ? { cmd } : {}),
     env,
     port,
-    ...(svc.kind === "haproxy" ? { publish: [HAPROXY_STATS_PORT] } : {}),
+    ...(publish.length ? { publish } : {}),
     ...(svc.memory !== undefined ? { memory: svc.memory } : {}),
     ...(svc.cpus !== undefined ? { cpus: svc.cpus } : {}),
     ulimits,
     restart: svc.restart,
     ready: readyCheck(svc, port),
+    ...(metrics ? { metrics } : {}),
   };
+}
+
+function buildPlan(b: NonNullable<Service["build"]>): BuildPlan {
+  const o = typeof b === "string" ? { context: b } : b;
+  return { context: o.context, dockerfile: o.dockerfile ?? "Dockerfile", args: o.args ?? {} };
+}
+
+function metricsPlan(m: NonNullable<Service["metrics"]>, port: number): MetricsPlan {
+  const map: Record<string, Selector> = {};
+  for (const [field, { reading }] of Object.entries(MAPPED_METRICS)) {
+    const sel = m[field as MappedMetric];
+    if (sel) map[reading] = sel;
+  }
+  return { path: m.path, port: m.port ?? port, map };
+}
+
+/** Redis's own default maxclients. */
+const REDIS_MAXCLIENTS = 10_000;
+
+/** A cache, not a store: maxclients as `connections`, maxmemory at 80 % of the container's limit
+ * (64 MB without one, as memcached's -m) with LRU eviction so evictions show in INFO, and no
+ * persistence (no RDB snapshots, no AOF) so a kill loses the data as memcached's would. */
+function redisArgs(svc: Service, port: number): string[] {
+  const memMb = svc.memory ? Math.max(8, Math.floor((svc.memory * 0.8) / 2 ** 20)) : 64;
+  return [
+    "--port",
+    String(port),
+    "--maxclients",
+    String(svc.connections ?? REDIS_MAXCLIENTS),
+    "--maxmemory",
+    `${memMb}mb`,
+    "--maxmemory-policy",
+    "allkeys-lru",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--protected-mode",
+    "no",
+  ];
 }
 
 function readyCheck(svc: Service, port: number): ReadyCheck {
@@ -186,6 +317,8 @@ function readyCheck(svc: Service, port: number): ReadyCheck {
   switch (svc.kind) {
     case "memcached":
       return { tcp: { port, protocol: "memcached" }, timeout: 30_000 };
+    case "redis":
+      return { tcp: { port, protocol: "redis" }, timeout: 30_000 };
     case "postgres":
       return { tcp: { port, protocol: "postgres" }, timeout: 90_000 };
     case "haproxy":

@@ -2,7 +2,7 @@ import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { readCgroup } from "../../src/observe/sources/cgroup.js";
 import { MemcachedReader, memcachedStats, parseMemcachedStats } from "../../src/observe/sources/memcached.js";
-import { parsePrometheus, sumOf } from "../../src/observe/sources/prometheus.js";
+import { parsePrometheus, select, sumOf } from "../../src/observe/sources/prometheus.js";
 
 describe("memcached stats", () => {
   it("keeps the numeric STAT lines", () => {
@@ -100,10 +100,13 @@ describe("Prometheus text", () => {
 
   it("parses series with labels, timestamps and infinities", () => {
     const s = parsePrometheus(text);
-    expect(s.get('app_requests_total{status="503"}')).toBe(7);
-    expect(s.get("app_in_flight")).toBe(3);
-    expect(s.get('app_request_duration_seconds_bucket{le="+Inf"}')).toBe(127);
-    expect(s.get('app_shed_total{reason="queue",worker="1"}')).toBe(2);
+    expect(s.get("app_requests_total")).toEqual([
+      { labels: { status: "200" }, value: 120 },
+      { labels: { status: "503" }, value: 7 },
+    ]);
+    expect(sumOf(s, "app_in_flight")).toBe(3);
+    expect(sumOf(s, "app_request_duration_seconds_bucket", { le: "+Inf" })).toBe(127);
+    expect(s.get("app_shed_total")).toEqual([{ labels: { reason: "queue", worker: "1" }, value: 2 }]);
   });
 
   it("sums a metric over the series that carry the given labels; NaN when absent", () => {
@@ -112,6 +115,88 @@ describe("Prometheus text", () => {
     expect(sumOf(s, "app_requests_total", { status: "503" })).toBe(7);
     expect(sumOf(s, "app_shed_total", { reason: "queue" })).toBe(2);
     expect(sumOf(s, "app_retries_total")).toBeNaN();
+  });
+
+  it("counts 0 for labels no series carries yet when the metric is on the page", () => {
+    const s = parsePrometheus(text);
+    expect(sumOf(s, "app_requests_total", { status: "500" })).toBe(0);
+    expect(sumOf(s, "app_in_flight", { worker: "2" })).toBe(0);
+  });
+
+  it("matches a label by equality, never by substring of the line", () => {
+    const s = parsePrometheus(
+      ['http_requests_total{status="503"} 4', 'http_requests_total{http_status="503"} 100', 'http_requests_total{status="5030"} 9'].join(
+        "\n",
+      ),
+    );
+    expect(sumOf(s, "http_requests_total", { status: "503" })).toBe(4);
+    expect(sumOf(s, "http_requests_total", { http_status: "503" })).toBe(100);
+    expect(sumOf(s, "http_requests_total")).toBe(113);
+  });
+
+  it("keeps a sample that carries an exemplar, with or without a timestamp", () => {
+    const s = parsePrometheus(
+      [
+        "# TYPE http_requests_total counter",
+        'http_requests_total{code="200"} 10 # {trace_id="abc"} 1.0 1690000000',
+        'http_requests_total{code="503"} 4 1690000000000 # {trace_id="d}e\\"f"} 1.0',
+        'http_requests_total{code="404"} 1',
+      ].join("\n"),
+    );
+    expect(sumOf(s, "http_requests_total", { code: "200" })).toBe(10);
+    expect(sumOf(s, "http_requests_total", { code: "503" })).toBe(4);
+    expect(sumOf(s, "http_requests_total")).toBe(15);
+  });
+
+  it("unescapes quotes, backslashes and newlines in label values", () => {
+    const s = parsePrometheus('x{path="a\\"b\\\\c\\nd",q="}, {"} 2\n');
+    expect(s.get("x")).toEqual([{ labels: { path: 'a"b\\c\nd', q: "}, {" }, value: 2 }]);
+    expect(sumOf(s, "x", { path: 'a"b\\c\nd' })).toBe(2);
+  });
+
+  it("reads +Inf, -Inf and NaN, and ignores a sample's timestamp", () => {
+    const s = parsePrometheus("a +Inf\nb -Inf\nc NaN\nd 1.5e3 1690000000000\ne -0.25");
+    expect(sumOf(s, "a")).toBe(Infinity);
+    expect(sumOf(s, "b")).toBe(-Infinity);
+    expect(s.get("c")?.[0]?.value).toBeNaN();
+    expect(sumOf(s, "d")).toBe(1500);
+    expect(sumOf(s, "e")).toBe(-0.25); // the last line, with no newline after it
+  });
+
+  it("keeps every series of a typed histogram: _bucket by le, _sum and _count by their labels", () => {
+    const s = parsePrometheus(
+      [
+        "# HELP h_seconds Wait",
+        "# TYPE h_seconds histogram",
+        'h_seconds_bucket{path="/",le="0.1"} 1',
+        'h_seconds_bucket{path="/",le="+Inf"} 3',
+        'h_seconds_sum{path="/"} 0.5',
+        'h_seconds_count{path="/"} 3',
+        'h_seconds_bucket{path="/x",le="0.1"} 0',
+        'h_seconds_bucket{path="/x",le="+Inf"} 2',
+        'h_seconds_sum{path="/x"} 0.25',
+        'h_seconds_count{path="/x"} 2',
+      ].join("\n"),
+    );
+    expect(sumOf(s, "h_seconds_count")).toBe(5);
+    expect(sumOf(s, "h_seconds_sum", { path: "/x" })).toBe(0.25);
+    expect(sumOf(s, "h_seconds_bucket", { le: "+Inf" })).toBe(5);
+    expect(sumOf(s, "h_seconds_bucket", { path: "/", le: "0.1" })).toBe(1);
+  });
+
+  it("selects with PromQL's matchers: regexes anchored, a missing label as empty", () => {
+    const s = parsePrometheus(['r{code="503"} 4', 'r{code="500"} 1', 'r{code="200"} 90', 'r{code="1503"} 7', "r 2"].join("\n"));
+    const sel = (op: "=" | "!=" | "=~" | "!~", value: string) => select(s, { name: "r", matchers: [{ label: "code", op, value }] });
+    expect(sel("=~", "5..")).toBe(5);
+    expect(sel("!~", "5..")).toBe(99);
+    expect(sel("!=", "200")).toBe(14);
+    expect(sel("=", "")).toBe(2);
+  });
+
+  it("refuses a page Prometheus would refuse, naming the line", () => {
+    expect(() => parsePrometheus("ok 1\nbad{x=1} 2\n")).toThrow(/bad\{x=1\} 2/);
+    expect(() => parsePrometheus("ok 1\nthis is not a metric\n")).toThrow(/value "is" of this/);
+    expect(parsePrometheus("# only comments\n\n").size).toBe(0);
   });
 });
 

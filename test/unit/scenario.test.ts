@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -122,10 +122,10 @@ describe("reporting every problem", () => {
   });
 
   it("names unknown kinds and lists the valid ones", () => {
-    const services = SERVICES.replace("kind: memcached", "kind: redis");
+    const services = SERVICES.replace("kind: memcached", "kind: valkey");
     const issues = issuesOf(scenario({ services, faults: ["{ at: 1s, kind: boom }"] }));
     expect(brief(issues)).toEqual([
-      '5:18 services.cache.kind: unknown kind "redis"; valid kinds: memcached, postgres, haproxy, app, image',
+      '5:18 services.cache.kind: unknown kind "valkey"; valid kinds: memcached, redis, postgres, haproxy, app, image',
       '17:21 faults[0].kind: unknown kind "boom"; valid kinds: kill, stop, start, restart, pause, host-down, crashloop, latency, bandwidth, timeout, reset_peer, slow_close, slicer, limit_data, partition, ulimit, resources, memory-hog, cpu-stress, app',
     ]);
   });
@@ -484,7 +484,7 @@ describe("checks that know each kind of service", () => {
       issuesOf(scenario({ services, load, faults: ["{ at: 5s, kind: app, service: app, set: { nonsenseSetting: 42, keys: 7 } }"] })),
     );
     expect(issues).toEqual([
-      "3:38 services.lb.connections: only for kind: memcached; lb is kind: haproxy",
+      "3:38 services.lb.connections: only for kind: memcached or kind: redis; lb is kind: haproxy",
       "4:34 services.app.timeout: only for kind: haproxy; app is kind: app",
       '4:57 services.app.config.keys: "keys" must be a number, got "many"',
       expect.stringMatching(/^4:69 services\.app\.config\.nonsense: unknown reference-app setting "nonsense" \(known: keys, /),
@@ -641,5 +641,39 @@ faults:
     ]);
     const flow = `name: x\nservices: ${"{a: ".repeat(5000)}1${"}".repeat(5000)}\n`;
     expect(brief(issuesOf(flow))).toEqual(["2:267 (syntax): 65 brackets deep: a scenario nests at most 64 levels"]);
+  });
+});
+
+describe("build: a service's own Dockerfile folder", () => {
+  const write = (build: string, kind = "image") => {
+    const dir = mkdtempSync(join(tmpdir(), "cascade-build-"));
+    mkdirSync(join(dir, "web"));
+    mkdirSync(join(dir, "empty"));
+    writeFileSync(join(dir, "web", "Dockerfile"), "FROM scratch\n");
+    const file = join(dir, "s.yaml");
+    writeFileSync(
+      file,
+      `name: b\nservices:\n  web:\n    kind: ${kind}\n    build: ${build}\n    port: 80\nlinks: []\nload: { target: web, phases: [{ duration: 1s, rate: 1 }] }\n`,
+    );
+    return { dir, file };
+  };
+  const problems = async (file: string) => ((await loadScenario(file).catch((e: unknown) => e)) as ScenarioInvalid).issues;
+
+  it("resolves the context against the scenario's folder", async () => {
+    const { dir, file } = write("./web");
+    const { scenario } = await loadScenario(file);
+    expect(scenario.services.web?.build).toEqual({ context: join(dir, "web") });
+  });
+
+  it("names the field and line of a context that is missing, has no Dockerfile, or sits on another kind", async () => {
+    expect(brief(await problems(write("./nowhere").file))).toEqual([
+      expect.stringMatching(/^5:12 services\.web\.build: no folder .*nowhere \(a build context is relative to the scenario file\)$/),
+    ]);
+    expect(brief(await problems(write("{ context: ./empty }").file))).toEqual([
+      "5:23 services.web.build.context: empty/Dockerfile: no Dockerfile there",
+    ]);
+    expect(brief(await problems(write("./web", "memcached").file))).toContain(
+      "5:5 services.web.build: only for kind: image; web is kind: memcached",
+    );
   });
 });

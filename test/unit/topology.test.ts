@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadScenario, parseScenario } from "../../src/scenario/load.js";
-import { planTopology, startOrder } from "../../src/topology/plan.js";
+import type { Link } from "../../src/scenario/schema.js";
+import { notByName, planTopology, startOrder } from "../../src/topology/plan.js";
 import { ROOT } from "../../src/paths.js";
 
 const example = join(ROOT, "scenarios/cache-kill.yaml");
@@ -15,14 +16,18 @@ describe("planTopology", async () => {
     expect(startOrder(scenario)).toEqual(["cache", "db", "app", "lb"]);
   });
 
-  it("routes proxied links through Toxiproxy and direct links straight to the service", () => {
+  it("routes proxied links through Toxiproxy, answering on the dependency's own name, and direct links straight to the service", () => {
     expect(plan.proxies).toEqual([
-      { name: "app__cache", link: "app->cache", listen: "0.0.0.0:20001", upstream: "cache:11211" },
-      { name: "app__db", link: "app->db", listen: "0.0.0.0:20002", upstream: "db:5432" },
+      { name: "app__cache", link: "app->cache", listen: "0.0.0.0:11211", upstream: "cache-origin:11211" },
+      { name: "app__db", link: "app->db", listen: "0.0.0.0:5432", upstream: "db-origin:5432" },
     ]);
+    // the names the app would dial from its own config are Toxiproxy's; the dependency keeps another
+    expect(plan.containers.find((c) => c.host === "toxiproxy-1")?.aliases).toEqual(["toxiproxy-1", "toxiproxy", "cache", "db"]);
+    expect(plan.containers.find((c) => c.host === "cache-1")?.aliases).toEqual(["cache-1", "cache-origin"]);
+    expect(plan.containers.find((c) => c.host === "app-2")?.aliases).toEqual(["app-2", "app"]);
     const app = plan.containers.find((c) => c.host === "app-1");
-    expect(app?.env.CACHE_ADDR).toBe("toxiproxy:20001");
-    expect(app?.env.DATABASE_URL).toBe("postgres://cascade@toxiproxy:20002/cascade");
+    expect(app?.env.CACHE_ADDR).toBe("cache:11211");
+    expect(app?.env.DATABASE_URL).toBe("postgres://cascade@db:5432/cascade");
     expect(app?.env.CASCADE_APP_CONFIG).toBe(JSON.stringify({ keys: 10, cacheTimeoutMs: 200, dbQueryTimeoutMs: 10000, dbQueryCpuMs: 8 }));
     expect(plan.containers.find((c) => c.host === "lb-1")?.env.APP_ADDR).toBe("app:8080");
   });
@@ -152,5 +157,52 @@ describe("haproxyConfig with an lb policy", () => {
       "balance roundrobin",
       "server app-1 app-1:9000 maxconn 5 resolvers docker init-addr last,libc,none",
     ]);
+  });
+});
+
+describe("proxied links that keep the dependency's name", () => {
+  const scenario = (links: string, extra = "") =>
+    parseScenario(
+      `name: t
+services:
+  web: { kind: image, image: "example/web:1", port: 80 }
+  worker: { kind: image, image: "example/worker:1", port: 81 }
+  db: { kind: postgres }
+  db2: { kind: postgres }
+${extra}links:
+${links}
+load: { target: web, phases: [{ duration: 5s, rate: 1 }] }
+`,
+      "t.yaml",
+    );
+
+  it("a dependency two services reach keeps its name; each link has its own numbered proxy", () => {
+    const s = scenario("  - { from: web, to: db }\n  - { from: worker, to: db }\n");
+    const plan = planTopology(s);
+    expect(plan.proxies.map((p) => [p.listen, p.upstream])).toEqual([
+      ["0.0.0.0:20000", "db:5432"],
+      ["0.0.0.0:20001", "db:5432"],
+    ]);
+    expect(plan.containers.find((c) => c.host === "db-1")?.aliases).toEqual(["db-1", "db"]);
+    expect(plan.containers.find((c) => c.host === "web-1")?.env.DB_ADDR).toBe("toxiproxy:20000");
+    expect(notByName(s, s.links[0] as Link)).toMatch(/2 links reach db/);
+  });
+
+  it("two dependencies on one port: the first takes its name, the second is reached at its _ADDR", () => {
+    const s = scenario("  - { from: web, to: db }\n  - { from: worker, to: db2 }\n");
+    const plan = planTopology(s);
+    expect(plan.proxies.map((p) => [p.listen, p.upstream])).toEqual([
+      ["0.0.0.0:5432", "db-origin:5432"],
+      ["0.0.0.0:20001", "db2:5432"],
+    ]);
+    expect(plan.containers.find((c) => c.host === "worker-1")?.env.DB2_ADDR).toBe("toxiproxy:20001");
+    expect(notByName(s, s.links[1] as Link)).toMatch(/port 5432 is taken/);
+  });
+
+  it("a user image linked to Postgres is given the run's password by name only", () => {
+    const plan = planTopology(scenario("  - { from: web, to: db }\n"));
+    expect(plan.containers.find((c) => c.host === "web-1")?.secretEnv).toEqual(["PGPASSWORD"]);
+    expect(plan.containers.find((c) => c.host === "worker-1")?.secretEnv).toBeUndefined();
+    expect(JSON.stringify(plan)).not.toMatch(/PGPASSWORD=/);
   });
 });

@@ -18,7 +18,7 @@ import { readFileSync } from "node:fs";
 import { cpus, networkInterfaces, totalmem } from "node:os";
 import type Docker from "dockerode";
 import type { ContainerPlan, ReadyCheck, TopologyPlan } from "../../topology/plan.js";
-import { probeHold, probeHttp, probeMemcached, probePostgres } from "../probe.js";
+import { probeHold, probeHttp, probeMemcached, probePostgres, probeRedis } from "../probe.js";
 import type { ContainerEvent, ContainerState, Endpoint, ImageRefs, Limits, Runtime, TeardownReport, UpOptions } from "../types.js";
 import { docker, dockerStreams } from "./client.js";
 import { LABEL, ownerLabel, removeByLabel } from "./labels.js";
@@ -110,7 +110,7 @@ export class DockerRuntime implements Runtime {
   }
 
   private async create(c: ContainerPlan, images: ImageRefs, holderImage: string): Promise<Live> {
-    const image = "ref" in c.image ? c.image.ref : images[c.image.role];
+    const image = "role" in c.image ? images[c.image.role] : c.image.ref;
     if (!image) throw new Error(`no image resolved for ${c.service} (${JSON.stringify(c.image)})`);
     const name = `cascade-${this.runId}-${c.host}`;
     const ports = [c.port, ...(c.publish ?? [])].map((p) => `${p}/tcp`);
@@ -120,7 +120,7 @@ export class DockerRuntime implements Runtime {
       ExposedPorts: Object.fromEntries(ports.map((k) => [k, {}])),
       PortBindings: Object.fromEntries(ports.map((k) => [k, [{ HostIp: "127.0.0.1", HostPort: "" }]])),
       NetworkMode: this.networkName,
-      NetworkingConfig: { EndpointsConfig: { [this.networkName]: { Aliases: [c.host, c.service] } } },
+      NetworkingConfig: { EndpointsConfig: { [this.networkName]: { Aliases: c.aliases } } },
     };
     const holder = needsHolder(c)
       ? await this.d.createContainer({
@@ -151,6 +151,7 @@ export class DockerRuntime implements Runtime {
         ...Object.entries(c.env).map(([k, v]) => `${k}=${resolveRefs(v)}`),
         // the run's secrets, added here so the plan (and the record) never holds them
         ...Object.entries(this.secretEnv(c.kind)).map(([k, v]) => `${k}=${v}`),
+        ...(c.secretEnv ?? []).map((k) => `${k}=${this.dbPassword}`),
       ],
       Labels: this.labels({ [LABEL.service]: c.service, [LABEL.replica]: String(c.replica) }),
       HostConfig: {
@@ -259,7 +260,7 @@ export class DockerRuntime implements Runtime {
     const { service, replica } = l.plan;
     if (check.tcp) {
       const ep = await this.endpoint(service, replica, check.tcp.port);
-      const fn = { memcached: probeMemcached, postgres: probePostgres, hold: probeHold }[check.tcp.protocol];
+      const fn = { memcached: probeMemcached, redis: probeRedis, postgres: probePostgres, hold: probeHold }[check.tcp.protocol];
       if (!(await fn(ep))) return `no ${check.tcp.protocol === "hold" ? "TCP" : check.tcp.protocol} answer on port ${check.tcp.port}`;
     }
     if (check.http) {
