@@ -33,27 +33,31 @@ async function run(file: string): Promise<RunResult> {
 const names = (a: { primary: { name: string } | null; contributing: { name: string }[] } | undefined) =>
   [a?.primary, ...(a?.contributing ?? [])].filter((m) => m).map((m) => m?.name as string);
 
-/** scenario file → the mechanism its story is carried by (its expect block names the same). */
-const cases: [string, string][] = [
-  ["mediawiki-cache-kill.yaml", "load-shift"],
-  ["mediawiki-slow-db.yaml", "queuing"],
-  ["mediawiki-cache-connection-cap.yaml", "connection-churn"],
+/** scenario file → its verdict and the mechanism its story is carried by (its expect block says the
+ * same). A slow database hurts users only while it is slow: by the analysis's rule that is the
+ * outage itself (queuing carries no harm past the fault), not a cascade. */
+const cases: [string, string, string][] = [
+  ["mediawiki-cache-kill.yaml", "cascade", "load-shift"],
+  ["mediawiki-slow-db.yaml", "degraded during the fault", "queuing"],
+  ["mediawiki-cache-connection-cap.yaml", "cascade", "connection-churn"],
 ];
 
-describe.each(cases)("%s", (file, mechanism) => {
-  it(`cascades through ${mechanism}, as the dependencies' own counters show it`, async () => {
+describe.each(cases)("%s", (file, verdict, mechanism) => {
+  it(`${verdict} through ${mechanism}, as the dependencies' own counters show it`, async () => {
     const r = await run(file);
     const a = r.analysis;
     table.push(`| ${file} | ${a?.verdict}${a?.setup?.failure ? `: ${a.setup.failure}` : ""} | ${names(a).join(", ") || "-"} | ${r.dir} |`);
     // the setup held (web busy, database idle behind its cache) — else nothing can be concluded
-    expect(a?.setup?.failure).toBeUndefined();
-    expect(a?.verdict).toBe("cascade");
+    expect(a?.setup?.failure ?? null).toBeNull();
+    expect(a?.verdict).toBe(verdict);
     expect(names(a)).toContain(mechanism);
     expect(a?.expectations.checks.filter((c) => !c.pass)).toEqual([]);
-    expect(a?.gate).toMatchObject({ pass: true, exit: 0 });
+    // a cascade's SLO misses are waived (it is what the scenario rehearses); an outage that is only
+    // the fault itself still counts against the SLO: users were hurt (exit 4)
+    expect(a?.gate).toMatchObject(verdict === "cascade" ? { pass: true, exit: 0 } : { exit: 4 });
     // MediaWiki exports nothing of ours: the black-box judgement is the same judgement
     const box = judge(readRun(r.dir), { blackBox: true });
-    expect(box.verdict, `${file} as a black box`).toBe("cascade");
+    expect(box.verdict, `${file} as a black box`).toBe(verdict);
     expect(names(box)).toContain(mechanism);
   });
 });

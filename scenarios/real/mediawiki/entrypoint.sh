@@ -12,7 +12,7 @@
 #                MYSQL_PWD, else MW_DB_PASSWORD
 # MW_MEMCACHED_PERSISTENT  1: keep memcached connections across requests (default 0: MediaWiki's
 #                own client then opens new ones on every view — connection churn, as in seed 000)
-# MW_WORKERS     Apache prefork MaxRequestWorkers (default 150, Debian's)
+# MW_WORKERS     Apache prefork workers, all forked at start (default 20; Debian allows up to 150)
 #
 # One installer per database: run one replica of this image per database (or its installers race
 # on the same tables). A restarted container (same writable layer) finds its LocalSettings.php and
@@ -38,7 +38,7 @@ db_name=${MW_DB_NAME:-cascade}
 db_pass=${PGPASSWORD:-${MYSQL_PWD:-${MW_DB_PASSWORD:-}}}
 [ -n "$db_pass" ] || { log "no database password (PGPASSWORD, MYSQL_PWD or MW_DB_PASSWORD)"; exit 2; }
 case "${MW_MEMCACHED_PERSISTENT:-0}" in 1 | true) persistent=true ;; *) persistent=false ;; esac
-workers=${MW_WORKERS:-150}
+workers=${MW_WORKERS:-20}
 
 # The values reach PHP through this file: Apache clears the environment of its workers.
 export CMW_DBTYPE="$DBTYPE" CMW_HOST="$db_host" CMW_PORT="$db_port" CMW_USER="$db_user" CMW_NAME="$db_name" CMW_PASS="$db_pass"
@@ -94,7 +94,18 @@ else
   log "$SETTINGS exists: installed before, starting Apache"
 fi
 
-sed -i "s/^\(\s*MaxRequestWorkers\s\+\).*/\1$workers/" /etc/apache2/mods-available/mpm_prefork.conf
+# Every worker forked at start and kept: a prefork Apache that forks children as load rises looks,
+# from its cgroup, like processes restarting (the analysis read 3-15 "processes started" as restarts).
+cat >/etc/apache2/mods-available/mpm_prefork.conf <<EOF
+<IfModule mpm_prefork_module>
+  ServerLimit $workers
+  StartServers $workers
+  MinSpareServers $workers
+  MaxSpareServers $((workers + 1))
+  MaxRequestWorkers $workers
+  MaxConnectionsPerChild 0
+</IfModule>
+EOF
 set +u # Debian's envvars reads variables that may be unset
 . /etc/apache2/envvars
 mkdir -p "$APACHE_RUN_DIR" "$APACHE_LOCK_DIR" "$APACHE_LOG_DIR"
