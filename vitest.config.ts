@@ -1,7 +1,8 @@
 import { defineConfig } from "vitest/config";
 
-// Two projects: fast unit tests (seconds, no Docker) and Docker integration tests against real
-// memcached / Postgres / HAProxy / Toxiproxy containers. `npm test` runs both.
+// Three projects: fast unit tests (seconds, no Docker), Docker integration tests against real
+// memcached / Postgres / HAProxy / Toxiproxy containers (`npm test` runs these two), and a real
+// third-party application under the harness (MediaWiki, `npm run test:real`: not in CI).
 export default defineConfig({
   test: {
     projects: [
@@ -20,6 +21,17 @@ export default defineConfig({
           pool: "forks",
           poolOptions: { forks: { singleFork: true } },
           testTimeout: 300_000,
+          hookTimeout: 600_000,
+        },
+      },
+      {
+        test: {
+          name: "real",
+          include: ["test/real/**/*.test.ts"],
+          pool: "forks",
+          poolOptions: { forks: { singleFork: true } },
+          // one run: the image build (about 40 s cold), MediaWiki's install (~8 s) and a minute of load
+          testTimeout: 600_000,
           hookTimeout: 600_000,
         },
       },
