@@ -23,7 +23,8 @@ describe("a saturated database finishes fewer calls than the cache lost (catalog
     );
     expect(n("db_cpu_share_of_limit")).toBeGreaterThanOrEqual(0.9);
     expect(a.primary?.name).toBe("load-shift");
-    expect(shift?.finding).toMatch(/finished only what its CPU allowed: ×20\.6/);
+    expect(shift?.numbers.db_load_multiple).toBe(20.6);
+    expect(shift?.finding).toMatch(/at its CPU limit it finishes only part of what is asked: half the bar/);
   });
 });
 
