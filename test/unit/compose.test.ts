@@ -74,7 +74,7 @@ const lineOf = (text: string, needle: string, after = 0) => {
   return text.slice(0, at).split("\n").length;
 };
 
-describe("MediaWiki's compose file (web built from ./mediawiki, memcached, MariaDB)", () => {
+describe("MediaWiki's compose file (web built from scenarios/real/mediawiki, memcached, MariaDB)", () => {
   const text = readFileSync(MEDIAWIKI, "utf8");
   const out = join(ROOT, "examples/mediawiki/cascade.yaml");
   const r = convert(text, MEDIAWIKI, out);
@@ -85,7 +85,7 @@ describe("MediaWiki's compose file (web built from ./mediawiki, memcached, Maria
     expect(web).toMatchObject({
       kind: "image",
       image: "cascade-mediawiki:1.39",
-      build: "./mediawiki",
+      build: "../../scenarios/real/mediawiki",
       port: 80,
       restart: "unless-stopped",
       ready: { http: "/index.php?title=Main_Page", timeout: "80s" }, // start_period 30s + 5 retries × 10s
@@ -146,8 +146,8 @@ describe("MediaWiki's compose file (web built from ./mediawiki, memcached, Maria
   it("rewrites the build context relative to where the scenario is written", () => {
     const dir = tmp();
     const c = convert(text, MEDIAWIKI, join(dir, "scenarios/wiki.yaml"));
-    expect(c.s.services.web?.build).toBe(relative(join(dir, "scenarios"), join(ROOT, "examples/mediawiki/mediawiki")));
-    expect(c.buildContexts).toEqual([{ service: "web", dir: join(ROOT, "examples/mediawiki/mediawiki") }]);
+    expect(c.s.services.web?.build).toBe(relative(join(dir, "scenarios"), join(ROOT, "scenarios/real/mediawiki")));
+    expect(c.buildContexts).toEqual([{ service: "web", dir: join(ROOT, "scenarios/real/mediawiki") }]);
   });
 });
 
