@@ -185,7 +185,10 @@ export function analyze(recorded: RecordedRun, opts: AnalyzeOptions = {}): Analy
   // Backpressure is judged where users were hurt: the whole impact window would count the quiet
   // seconds after it as "admitted and served".
   const hurtSpan = unhealthySeconds.length ? { from: unhealthySeconds[0] as number, to: (unhealthySeconds.at(-1) as number) + 1 } : impact;
-  const bp = backpressure(s, hurtSpan, blackBox);
+  // Admitted requests finish after they are admitted and users count them when they complete:
+  // the second after the hurt ones holds the last of their successes (a 1 s burst of 2,000 had 69
+  // admitted and 60 answered in its own second, the rest in the next).
+  const bp = backpressure(s, { from: hurtSpan.from, to: Math.min(s.users.length, hurtSpan.to + 1) }, blackBox);
   // A blip is not a cascade: users must be outside the SLO for as long as recovery must hold.
   const usersHit = unhealthySeconds.length >= STABLE_SECONDS;
 

@@ -300,3 +300,13 @@ ${faults}
     expect(a.primary?.name).toBe("retries");
   });
 });
+
+describe("a 1 s burst of 2,000 shed by the app (catalog thundering-herd mitigated)", () => {
+  it("judges backpressure over the hurt second and the next, where the admitted requests finish", () => {
+    const a = analyze(run("burst-shed-held"));
+    // in the burst's own second 69 were admitted and 60 answered; the rest completed a second later
+    expect(a.backpressure.held).toBe(true);
+    expect(a.backpressure.admitted_success).toBeGreaterThanOrEqual(0.9);
+    expect(a.backpressure.shed_share).toBeGreaterThan(0.9);
+  });
+});
