@@ -61,9 +61,13 @@ export function mechanismSentences(a: Analysis): string[] {
     out.push(
       `Primary mechanism: ${MECHANISM_TITLES[a.primary.name] ?? a.primary.name} (score ${a.primary.score.toFixed(2)}) — ${a.primary.finding}.`,
     );
+  // Harm that ended with the fault has no primary mechanism, however strong the evidence of what
+  // went on while it lasted ("no mechanism reached the threshold" beside a 0.66 would contradict it).
+  else if (a.verdict === "degraded during the fault")
+    out.push("No mechanism carried the harm past the fault; what its evidence shows while the fault was in force:");
   else out.push("No mechanism's evidence reached the 0.5 threshold of a finding.");
-  for (const m of a.contributing)
-    out.push(`Contributing: ${MECHANISM_TITLES[m.name] ?? m.name} (score ${m.score.toFixed(2)}) — ${m.finding}.`);
+  const role = a.verdict === "degraded during the fault" ? "During the fault" : "Contributing";
+  for (const m of a.contributing) out.push(`${role}: ${MECHANISM_TITLES[m.name] ?? m.name} (score ${m.score.toFixed(2)}) — ${m.finding}.`);
   const bp = a.backpressure;
   if (bp.held !== null)
     out.push(

@@ -177,6 +177,9 @@ export const Balancer = z
         interval: PositiveDuration.default(1000).meta({ description: "time between health checks (inter)" }),
         rise: z.number().int().min(1).default(2).meta({ description: "passed checks that bring a server back" }),
         fall: z.number().int().min(1).default(2).meta({ description: "failed checks that take a server out" }),
+        timeout: PositiveDuration.optional().meta({
+          description: "timeout check: how long one check may take (the interval by default): a slow page is not a dead server",
+        }),
       })
       .optional()
       .meta({ description: "health checks of every server; needs a backend with a health path (kind: app or ready.http)" }),

@@ -374,6 +374,9 @@ export function haproxyConfig(s: Scenario, lb: Service, port: number): string {
   const health = healthPath(be);
   const c = policy?.check;
   const check = c ? ` check inter ${Math.round(c.interval)}ms fall ${c.fall} rise ${c.rise}` : " check inter 1s fall 2 rise 2";
+  // Without `timeout check`, HAProxy gives a check `inter` to answer; a check of a real page that
+  // slows under a fault then takes a healthy server out, and every request gets a 503.
+  const checkTimeout = c?.timeout !== undefined ? [`  timeout check ${Math.round(c.timeout)}ms`] : [];
   const maxconn = policy?.maxconn !== undefined ? ` maxconn ${policy.maxconn}` : "";
   const servers = Array.from({ length: be.replicas }, (_, i) => {
     const host = `${backendName}-${i + 1}`;
@@ -404,7 +407,7 @@ export function haproxyConfig(s: Scenario, lb: Service, port: number): string {
     // HAProxy 2.8 copies the request into a buffer of its own for them, and never retries one
     // that does not fit in tune.bufsize (configuration manual, "retry-on").
     ...(policy?.retryOn ? [`  retry-on ${policy.retryOn.join(" ")}`] : []),
-    ...(health ? [`  option httpchk GET ${health}`] : []),
+    ...(health ? [`  option httpchk GET ${health}`, ...checkTimeout] : []),
     ...servers,
     "listen stats",
     `  bind :${HAPROXY_STATS_PORT}`,

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { analyze, checkExpectations, loadEvents } from "../../src/analyze/analyze.js";
 import { readRun } from "../../src/analyze/stored.js";
 import { junitXml } from "../../src/report/junit.js";
+import { mechanismSentences } from "../../src/report/narrative.js";
 import { decideGate } from "../../src/analyze/gate.js";
 import { parseScenario } from "../../src/scenario/load.js";
 import { planTopology } from "../../src/topology/plan.js";
@@ -285,6 +286,10 @@ ${faults}
     expect(a.verdict).toBe("degraded during the fault");
     expect(a.primary).toBeNull();
     expect(a.summary).toMatch(/^Degraded during the fault: users were outside the SLO for 6 s/);
+    // the report does not say "no mechanism reached the threshold" beside what it found during the fault
+    const lines = mechanismSentences(a);
+    expect(lines[0]).toBe("No mechanism carried the harm past the fault; what its evidence shows while the fault was in force:");
+    expect(lines.slice(1).every((l) => l.startsWith("During the fault: ") || l.startsWith("Backpressure"))).toBe(true);
     expect(checkExpectations(a, { ...run("shedding-held").scenario, expect: { cascade: false } }).pass).toBe(true);
   });
 

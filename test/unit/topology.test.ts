@@ -114,7 +114,7 @@ describe("haproxyConfig with an lb policy", () => {
 
   it("puts retries, redispatch and retry-on in the backend, and maxconn and check timing on every server", () => {
     const cfg = cfgOf(
-      "{ retries: 2, redispatch: true, retryOn: [conn-failure, empty-response, 503, '504'], maxconn: 25, queueTimeout: 500ms, check: { interval: 1.5s, rise: 3, fall: 4 } }",
+      "{ retries: 2, redispatch: true, retryOn: [conn-failure, empty-response, 503, '504'], maxconn: 25, queueTimeout: 500ms, check: { interval: 1.5s, rise: 3, fall: 4, timeout: 4s } }",
     );
     expect(Object.keys(cfg)).toEqual(["global", "resolvers docker", "defaults", "frontend fe", "backend be", "listen stats"]);
     expect(cfg.defaults).toEqual([
@@ -131,6 +131,7 @@ describe("haproxyConfig with an lb policy", () => {
       "option redispatch",
       "retry-on conn-failure empty-response 503 504",
       "option httpchk GET /health",
+      "timeout check 4000ms",
       ...[1, 2, 3].map(
         (i) => `server app-${i} app-${i}:8080 check inter 1500ms fall 4 rise 3 maxconn 25 resolvers docker init-addr last,libc,none`,
       ),
