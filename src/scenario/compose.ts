@@ -574,29 +574,23 @@ export function composeToScenario(text: string, o: ConvertOptions): Converted {
       );
 
     // Readiness. With no port known a TCP check could never pass (a worker may listen on none).
+    const timeoutOf = (h: Health) =>
+      h.waitMs !== undefined && h.waitMs > 60_000 ? `, timeout: ${seconds(Math.min(h.waitMs, 24 * 3_600_000))}` : "";
     if (guessed && !hc.url) {
-      field("ready", '{ log: "." }', `FILL IN: ready at its first log line; write the line ${cname} logs once ready`);
-      if (hc.test !== undefined && !hc.disabled) {
-        comment(`healthcheck (${oneLine(hc.test, 80)}): ready: takes http, tcp or log, not a command`);
-        note("healthcheck", `healthcheck (${oneLine(hc.test, 80)}) is a command; ready: waits for a log line instead`);
-      }
+      // compose's own command runs in the container as it would under compose
+      if (hc.command && !hc.disabled && svc.kind === "image")
+        field("ready", `{ command: ${flowCommand(hc.command)}${timeoutOf(hc)} }`, `healthcheck: ${oneLine(hc.test ?? "", 80)}`);
+      else field("ready", '{ log: "." }', `FILL IN: ready at its first log line; write the line ${cname} logs once ready`);
     } else if (hc.disabled) comment("compose disables its healthcheck; Cascade waits for its own default check");
     else if (hc.test !== undefined) {
       const shown = oneLine(hc.test, 80);
-      const timeout = hc.waitMs !== undefined && hc.waitMs > 60_000 ? `, timeout: ${seconds(Math.min(hc.waitMs, 24 * 3_600_000))}` : "";
+      const timeout = timeoutOf(hc);
       if (svc.kind !== "image") comment(`healthcheck (${shown}): Cascade's own ${svc.kind} readiness check stands in`);
       else if (hc.url && !hc.url.https && hc.url.port === port)
         field("ready", `{ http: ${flowScalar(hc.url.path)}${timeout} }`, `healthcheck: ${shown}`);
-      else {
-        // ready.http asks the service's own port over plain HTTP; anything else is checked as TCP.
-        const tcp = hc.url?.port ?? port;
-        const why = hc.url
-          ? `asks ${hc.url.https ? "HTTPS" : `port ${tcp}, not the service's ${port}`}`
-          : "is a command (ready: takes http, tcp or log)";
-        field("ready", `{ tcp: ${tcp}${timeout} }`, `healthcheck: ${shown}`);
-        comment(`the healthcheck ${why}: a TCP check on port ${tcp} stands in`);
-        note("healthcheck", `healthcheck (${shown}) ${why}; ready: checks TCP port ${tcp} instead`);
-      }
+      // ready.http asks the service's own port over plain HTTP; anything else runs compose's own
+      // command in the container, as compose would.
+      else if (hc.command) field("ready", `{ command: ${flowCommand(hc.command)}${timeout} }`, `healthcheck: ${shown}`);
     }
 
     // Dependencies: depends_on (list or map), legacy links, and hosts named in env values.
@@ -729,9 +723,16 @@ interface Health {
   disabled: boolean;
   /** The check as one line. */
   test?: string;
+  /** The check as ready.command takes it: CMD's list, or CMD-SHELL's string (run under sh -c). */
+  command?: string | string[];
   url?: { path: string; port: number; https: boolean };
   /** How long compose would wait before calling the service unhealthy: start_period + retries × interval. */
   waitMs?: number;
+}
+
+/** A command for ready.command in YAML flow style: a string, or a list of strings. */
+function flowCommand(c: string | string[]): string {
+  return typeof c === "string" ? flowScalar(c) : `[${c.map((x) => flowScalar(x)).join(", ")}]`;
 }
 
 /** A compose healthcheck: a curl or wget of a local URL is an HTTP check; anything else is a command. */
@@ -742,6 +743,7 @@ function healthcheck(h: unknown): Health {
   if (h.disable === true || list?.[0] === "NONE") return { disabled: true };
   if (!list) return { disabled: false };
   const test = list[0] === "CMD" || list[0] === "CMD-SHELL" ? list.slice(1).join(" ") : list.join(" ");
+  const command = list[0] === "CMD" ? list.slice(1) : list[0] === "CMD-SHELL" ? list.slice(1).join(" ") : list;
   const m = /\b(?:curl|wget)\b[^|;&]*?\b(https?):\/\/(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(\d+))?(\/[^\s'"|;&]*)?/.exec(test);
   const interval = composeDuration(h.interval ?? "30s") ?? 30_000;
   const retries = Number.isInteger(h.retries) ? (h.retries as number) : 3;
@@ -749,6 +751,7 @@ function healthcheck(h: unknown): Health {
   return {
     disabled: false,
     test,
+    ...(test.trim() ? { command } : {}),
     // A URL without a port asks the scheme's own: 80, or 443.
     ...(m ? { url: { path: m[3] ?? "/", https: m[1] === "https", port: m[2] ? Number(m[2]) : m[1] === "https" ? 443 : 80 } } : {}),
     waitMs: start + retries * interval,

@@ -97,10 +97,17 @@ export const Readiness = z
       }, "not a valid regular expression")
       .optional()
       .meta({ description: "a regular expression a log line must match" }),
+    command: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .optional()
+      .meta({
+        description:
+          "a command run inside the container (as a compose healthcheck's test): ready when it exits 0; a string runs under /bin/sh -c, a list as given",
+      }),
     timeout: PositiveDuration.default(60_000),
   })
-  .refine((r) => r.tcp !== undefined || r.http !== undefined || r.log !== undefined, {
-    message: "give at least one of tcp, http or log",
+  .refine((r) => r.tcp !== undefined || r.http !== undefined || r.log !== undefined || r.command !== undefined, {
+    message: "give at least one of tcp, http, log or command",
   });
 
 export const ServiceKind = z.enum(["memcached", "redis", "postgres", "mariadb", "haproxy", "app", "image"]);

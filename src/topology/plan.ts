@@ -27,6 +27,8 @@ export interface ReadyCheck {
   tcp?: { port: number; protocol: "memcached" | "redis" | "postgres" | "mariadb" | "hold" };
   http?: { port: number; path: string };
   log?: string;
+  /** run inside the container; ready when it exits 0 */
+  command?: string[];
   timeout: number;
 }
 
@@ -358,6 +360,7 @@ function fromDeclared(r: Readiness, port: number): ReadyCheck {
     ...(r.tcp !== undefined ? { tcp: { port: r.tcp, protocol: "hold" as const } } : {}),
     ...(r.http !== undefined ? { http: { port, path: r.http } } : {}),
     ...(r.log !== undefined ? { log: r.log } : {}),
+    ...(r.command !== undefined ? { command: typeof r.command === "string" ? ["/bin/sh", "-c", r.command] : r.command } : {}),
     timeout: r.timeout,
   };
 }

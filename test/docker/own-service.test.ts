@@ -41,7 +41,7 @@ beforeAll(async () => {
   t = await topology(`
 name: own-service
 services:
-  web: { kind: image, build: ${JSON.stringify(CONTEXT)}, port: 8081, ready: { http: /health } }
+  web: { kind: image, build: ${JSON.stringify(CONTEXT)}, port: 8081, ready: { http: /health, command: [perl, -e, "exit(-e '/srv/server.pl' ? 0 : 1)"] } }
   cache: { kind: memcached, memory: 64m }
   db: { kind: postgres }
 links:
@@ -64,6 +64,18 @@ describe("a service built from its own Dockerfile folder", () => {
     expect(() => inWeb("cat", "/srv/notes.txt")).toThrow();
     expect(readFileSync(`${CONTEXT}/notes.txt`, "utf8")).toMatch(/never sees/);
   });
+
+  it("is not ready while its ready command fails: the command runs in the container and its exit code is the answer", async () => {
+    const started = Date.now();
+    await expect(
+      topology(`
+name: own-service-not-ready
+services:
+  web: { kind: image, build: ${JSON.stringify(CONTEXT)}, port: 8081, ready: { command: "exit 3", timeout: 3s } }
+load: { target: web, phases: [{ duration: 1s, rate: 1 }] }`),
+    ).rejects.toThrow(/not ready within 3 s: `\/bin\/sh -c exit 3` exited 3/);
+    expect(Date.now() - started).toBeLessThan(60_000);
+  }, 90_000);
 
   it("answers HTTP on its port (its readiness passed through the published port)", async () => {
     const ep = await t.ep("web");

@@ -242,12 +242,11 @@ describe("a web + worker + Redis + Postgres app", () => {
     expect(db).toEqual({ kind: "postgres", cpus: 1.5, memory: "1g", env: { TZ: "UTC" } });
   });
 
-  it("a worker with no port: a placeholder port, readiness by its log, and both in what to fill in", () => {
-    expect(r.s.services.worker).toMatchObject({ port: 80, ready: { log: "." } });
+  it("a worker with no port: a placeholder port, readiness by its own healthcheck command, and the port in what to fill in", () => {
+    // compose's healthcheck runs in the container, as compose would run it (a CMD-SHELL string under sh -c)
+    expect(r.s.services.worker).toMatchObject({ port: 80, ready: { command: "celery -A shop inspect ping" } });
     expect(r.next).toContain("services.worker.port: guessed 80; set the port worker listens on (and its ready: check)");
-    expect(r.notes.find((n) => n.service === "worker" && n.text.includes("healthcheck"))?.text).toBe(
-      "healthcheck (celery -A shop inspect ping) is a command; ready: waits for a log line instead",
-    );
+    expect(r.notes.find((n) => n.service === "worker" && n.text.includes("healthcheck"))).toBeUndefined();
   });
 
   it("links each service to what its env dials, once, and the load goes to the published web port", () => {
@@ -451,19 +450,23 @@ describe("pieces", () => {
     for (const k of KNOWN_IMAGES)
       if (k.kind in DEFAULT_PORT) expect(k.port, k.kind).toBe(DEFAULT_PORT[k.kind as keyof typeof DEFAULT_PORT]);
   });
-  it("a healthcheck the HTTP check cannot ask: HTTPS, another port, a command → a TCP check, said so", () => {
+  it("a healthcheck the HTTP check cannot ask (HTTPS, another port, a command) runs in the container as compose's command", () => {
     const svc = (test: string) =>
       convert(`services:\n  api:\n    image: acme/api\n    expose: [3000]\n    healthcheck:\n      test: ${test}\n`).s.services.api;
     expect(svc(`["CMD", "curl", "-f", "http://localhost:3000/ok"]`)?.ready).toEqual({ http: "/ok", timeout: "90s" }); // compose defaults: 3 retries × 30s
     expect(svc("wget -q --spider http://127.0.0.1:3000/"), "a shell string").toMatchObject({ ready: { http: "/" } });
-    expect(svc(`["CMD", "curl", "-f", "http://localhost/ok"]`)?.ready, "no port: 80").toEqual({ tcp: 80, timeout: "90s" });
-    expect(svc(`["CMD", "curl", "-fk", "https://localhost:3000/ok"]`)?.ready).toEqual({ tcp: 3000, timeout: "90s" });
+    expect(svc(`["CMD", "curl", "-f", "http://localhost/ok"]`)?.ready, "no port: 80").toEqual({
+      command: ["curl", "-f", "http://localhost/ok"],
+      timeout: "90s",
+    });
+    expect(svc(`["CMD-SHELL", "curl -fk https://localhost:3000/ok || exit 1"]`)?.ready).toEqual({
+      command: "curl -fk https://localhost:3000/ok || exit 1",
+      timeout: "90s",
+    });
     const r = convert(`services:\n  api:\n    image: acme/api\n    expose: [3000]\n    healthcheck:\n      test: ["CMD", "/bin/check"]\n`);
-    expect(r.s.services.api?.ready).toEqual({ tcp: 3000, timeout: "90s" });
-    expect(r.text).toContain("# the healthcheck is a command (ready: takes http, tcp or log): a TCP check on port 3000 stands in");
-    expect(r.notes[0]?.text).toBe(
-      "healthcheck (/bin/check) is a command (ready: takes http, tcp or log); ready: checks TCP port 3000 instead",
-    );
+    expect(r.s.services.api?.ready).toEqual({ command: ["/bin/check"], timeout: "90s" });
+    expect(r.text).toContain("ready: { command: [/bin/check], timeout: 90s }  # healthcheck: /bin/check");
+    expect(r.notes.filter((n) => n.text.includes("healthcheck"))).toEqual([]);
   });
   it("env values and commands of any shape read back as they were", () => {
     const nasty = [

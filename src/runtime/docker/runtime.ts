@@ -275,7 +275,31 @@ export class DockerRuntime implements Runtime {
       const logs = await this.logsTail(service, replica, 500);
       if (!new RegExp(check.log).test(logs)) return `no log line matched /${check.log}/`;
     }
+    if (check.command) {
+      const r = await this.commandCheck(l, check.command);
+      if (r !== true) return r;
+    }
     return true;
+  }
+
+  /** A readiness command run in the container: true on exit 0. One try has 10 s (compose's own
+   * healthcheck timeout is 30 s; a probe is retried until the service's ready timeout). */
+  private async commandCheck(l: Live, cmd: string[]): Promise<true | string> {
+    const shown = cmd.join(" ");
+    let ex: Awaited<ReturnType<Live["container"]["exec"]>>;
+    try {
+      ex = await l.container.exec({ Cmd: cmd, AttachStdout: false, AttachStderr: false, Labels: this.labels() } as never);
+      await ex.start({ Detach: true });
+    } catch (e) {
+      return `\`${shown}\` could not start: ${(e as Error).message.split("\n")[0]}`;
+    }
+    const until = Date.now() + 10_000;
+    while (Date.now() < until) {
+      const info = await ex.inspect();
+      if (!info.Running && info.ExitCode !== null) return info.ExitCode === 0 ? true : `\`${shown}\` exited ${info.ExitCode}`;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return `\`${shown}\` did not finish within 10 s`;
   }
 
   async kill(service: string, replicas: number[] | undefined, sig: string): Promise<string[]> {
