@@ -502,7 +502,12 @@ function amplificationChart(m: ReportModel): Chart {
   const apps = servicesWith(s, "db_queries_per_s");
   const dbq = sum(apps.map((svc) => col(s, svc, "db_queries_per_s")));
   const retries = sum(apps.map((svc) => col(s, svc, "retries_per_s")));
-  const appReq = sum(servicesWith(s, "requests_per_s").map((svc) => col(s, svc, "requests_per_s")));
+  // requests the app layer served (HAProxy counts the same requests again in front of it)
+  const appReq = sum(
+    servicesWith(s, "requests_per_s")
+      .filter((svc) => s.kinds[svc] !== "haproxy")
+      .map((svc) => col(s, svc, "requests_per_s")),
+  );
   const sent: Col = m.run.load.map((x) => x.sent);
   const userReq = appReq ?? sent;
   const per = (a: Col | null, d: Col | null) => map2(a, d, (x, y) => (y >= 1 ? x / y : null));

@@ -8,10 +8,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MAX_POINTS, PLOT_WIDTH, wide } from "../../src/report/charts.js";
+import { MAX_POINTS, PLOT_WIDTH, chartsOf, wide } from "../../src/report/charts.js";
 import { writeCompare } from "../../src/report/compare.js";
 import { escapeHtml, scriptJson } from "../../src/report/html.js";
 import { escapeMarkdown } from "../../src/report/markdown.js";
+import { loadModel } from "../../src/report/model.js";
 import { PNG_SCALE, renderSpec, svgSize, svgToPngAsync } from "../../src/report/render.js";
 import { REPORT_FILES, type ReportOutput, writeReport } from "../../src/report/report.js";
 import { XSS, XSS_IMG, copyRun, markupRun, pixelStats, readPng } from "./report-helpers.js";
@@ -178,6 +179,23 @@ describe("the rasterizer thread", () => {
     await expect(svgToPngAsync("<svg not closed", 1)).rejects.toThrow(/chart rasterizer: /);
     // the thread is still there for the next chart
     expect(readPng((await svgToPngAsync(svg, 1)).png).width).toBe(40);
+  });
+});
+
+describe("amplification over time", () => {
+  it("counts each user request once: HAProxy's count of the same requests is not added to the app's", () => {
+    // the retry-storm app makes one database call per read; with HAProxy's requests added it read 0.5
+    const m = loadModel(fileURLToPath(new URL("../fixtures/runs/retry-storm-metastable", import.meta.url)));
+    // HAProxy in front counts every request the app serves (this fixture predates its counter)
+    const { app, lb } = m.series.services as Record<string, Array<Record<string, number | null>>>;
+    expect(m.series.kinds.lb).toBe("haproxy");
+    lb?.forEach((r, t) => {
+      r.requests_per_s = app?.[t]?.requests_per_s ?? null;
+    });
+    const panel = chartsOf(m).find((c) => c.name === "amplification")?.panels[0];
+    const key = panel?.series.find((d) => d.name === "database calls per request")?.key as string;
+    const baseline = (panel?.rows ?? []).filter((r) => r.t >= 2 && r.t < 8).map((r) => r[key]);
+    expect(baseline).toEqual([1, 1, 1, 1, 1, 1]);
   });
 });
 
