@@ -131,7 +131,12 @@ export function mechanisms(
   const stack = perReqI !== null && expectedI !== null && expectedI > 0.05 ? perReqI / expectedI : null;
   const appCalls = blackBox ? null : total(s, "app", "db_queries_per_s", impact);
   const appRetries = blackBox ? null : total(s, "app", "retries_per_s", impact);
-  const appOwn = appCalls !== null && appRetries !== null && appCalls - appRetries > 0 ? appCalls / (appCalls - appRetries) : null;
+  const ownFactor = (calls: number | null, retries: number | null) =>
+    calls !== null && retries !== null && calls - retries > 0 ? calls / (calls - retries) : null;
+  // Against its own baseline, as the LB layer: an app that always retries a little is not storming.
+  const appOwnI = ownFactor(appCalls, appRetries);
+  const appOwnB = blackBox ? null : ownFactor(total(s, "app", "db_queries_per_s", base), total(s, "app", "retries_per_s", base));
+  const appOwn = appOwnI === null ? null : appOwnI / Math.max(1, appOwnB ?? 1);
   const appLayer = appOwn ?? (stack !== null ? stack / (lbLayerFactor ?? 1) : null);
   const product = appLayer !== null ? appLayer * (lbLayerFactor ?? 1) : null;
   const retried = Math.max(stack ?? 1, product ?? 1);
@@ -147,6 +152,7 @@ export function mechanisms(
       stack_amplification: round(stack),
       lb_layer: round(lbLayerFactor),
       app_layer: round(appLayer),
+      baseline_app_layer: round(appOwnB),
       layers_product: round(product),
       lb_retries: lbI ? Math.round(lbI.retries) : null,
       lb_redispatches: lbI ? Math.round(lbI.redispatches) : null,
@@ -158,7 +164,7 @@ export function mechanisms(
       `cache hits: ${hitsI.source}`,
       `requests: ${usersSource}`,
       ...(lbI ? [`LB layer: ${lbI.source}`] : []),
-      `app layer: ${appOwn !== null ? `${appSource(s, ["db_queries", "retries"])}: attempts / (attempts − retries)` : "what the database counted beyond the LB layer"}`,
+      `app layer: ${appOwn !== null ? `${appSource(s, ["db_queries", "retries"])}: attempts / (attempts − retries), against its baseline` : "what the database counted beyond the LB layer"}`,
       `failures: ${failures.source}`,
     ],
     finding:

@@ -185,7 +185,12 @@ describe("from the dependencies' own counters alone (the app's /metrics taken ou
 
 describe("honest verdicts on synthetic runs", () => {
   /** 30 s at 20 req/s, a fault at 10 s; `bad(t)` says which seconds users were refused. */
-  function synthetic(bad: (t: number) => boolean, faults: string, dbPerReq = (_t: number) => 1): ReturnType<typeof run> {
+  function synthetic(
+    bad: (t: number) => boolean,
+    faults: string,
+    dbPerReq = (_t: number) => 1,
+    appRetriesPerReq?: (t: number) => number,
+  ): ReturnType<typeof run> {
     const base = run("shedding-held");
     const scenario = parseScenario(
       `name: synthetic
@@ -225,13 +230,21 @@ ${faults}
       };
     });
     let xact = 1000;
+    // the app's own /metrics, when given: its attempts (db_queries) and the retries among them
+    let queries = 0;
+    let retries = 0;
     const components = Array.from({ length: 31 }, (_, t) => {
-      if (t > 0) xact += 20 * dbPerReq(t - 1) + 1;
+      if (t > 0) {
+        xact += 20 * dbPerReq(t - 1) + 1;
+        queries += 20 * dbPerReq(t - 1);
+        retries += 20 * (appRetriesPerReq?.(t - 1) ?? 0);
+      }
+      const app = appRetriesPerReq ? { "app-1.metrics": { db_queries: queries, retries, in_flight: 0 } } : {};
       return {
         kind: "components" as const,
         t,
         ts: ts(t),
-        readings: { "db-1.postgres": { xact_commit: xact, xact_rollback: 0, active: 0, waiting: 0, backends: 2 } },
+        readings: { "db-1.postgres": { xact_commit: xact, xact_rollback: 0, active: 0, waiting: 0, backends: 2 }, ...app },
         missing: {},
       };
     });
@@ -303,6 +316,23 @@ ${faults}
     );
     expect(a.verdict).toBe("cascade");
     expect(a.primary?.name).toBe("retries");
+  });
+
+  it("an app that exports its own retry counter is judged against its own baseline: retrying a little all along is not a storm", () => {
+    const runOf = (appRetries: (t: number) => number) =>
+      synthetic(
+        (t) => t >= 10 && t < 16,
+        "  - { name: pause-db, at: 10s, kind: pause, service: db, duration: 5s }",
+        () => 1.5,
+        appRetries,
+      );
+    // a third of its calls are retries all along (1.5 calls per request): no layer grew
+    const steady = analyze(runOf(() => 0.5)).mechanisms.find((m) => m.name === "retries");
+    expect(steady?.numbers.baseline_app_layer).toBe(1.5);
+    expect(steady?.numbers.app_layer).toBe(1);
+    // the same app retrying every call while the database is paused: its layer doubled
+    const storm = analyze(runOf((t) => (t >= 10 && t < 16 ? 0.75 : 0.5))).mechanisms.find((m) => m.name === "retries");
+    expect(storm?.numbers.app_layer).toBeGreaterThan(steady?.numbers.app_layer as number);
   });
 });
 
