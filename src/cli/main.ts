@@ -7,6 +7,7 @@ import { EXIT, EXIT_HELP } from "./exit.js";
 import { FORMATS, type OutputFormat } from "./format.js";
 import { SourceInvalid } from "../images/source.js";
 import { runCommand } from "./run.js";
+import { gamedayCommand } from "./gameday.js";
 import { analyzeCommand } from "./analyze.js";
 import { reportCommand } from "./report.js";
 import { compareCommand } from "./compare.js";
@@ -55,6 +56,21 @@ formatOpts(
 ).action(async (file: string, o: { images?: string; out?: string; format?: OutputFormat; json?: boolean; dryRun?: boolean }) =>
   process.exit(await runCommand(file, { ...o, format: formatOf(o) })),
 );
+
+program
+  .command("gameday")
+  .description(
+    "bring the scenario's topology up, drive its load, and serve a local page to run the exercise by hand: live charts, faults, load controls, notes, halt; the record is a run's",
+  )
+  .argument("<scenario>", "scenario YAML file (its timeline's faults are optional)")
+  .addOption(imagesOpt())
+  .option("--out <dir>", "where run folders go (default ./reports)")
+  .option("--port <n>", "port of the page on 127.0.0.1 (default: any free one)")
+  .option("--export <file>", "at the end, write the session as a scenario that replays it (cascade run <file>)")
+  .option("--max <duration>", "the session ends by itself after this long (default 30m)")
+  .action(async (file: string, o: { images?: string; out?: string; port?: string; export?: string; max?: string }) =>
+    process.exit(await gamedayCommand(file, o)),
+  );
 
 formatOpts(
   program

@@ -16,10 +16,9 @@ import { type OutputFormat, githubAnnotation } from "./format.js";
 /** After a second Ctrl-C, the teardown's last chance before the process exits anyway. */
 const FORCED_TEARDOWN_MS = 10_000;
 
-export async function runCommand(
-  file: string,
-  o: { images?: string; out?: string; format?: OutputFormat; dryRun?: boolean },
-): Promise<number> {
+/** The scenario loaded for a run (or a game day), or the exit code when it cannot be: every
+ * problem printed with its place, nothing started. */
+export async function openScenario(file: string): Promise<Awaited<ReturnType<typeof loadScenario>> | number> {
   let loaded: Awaited<ReturnType<typeof loadScenario>>;
   try {
     loaded = await loadScenario(file);
@@ -36,15 +35,14 @@ export async function runCommand(
     process.stderr.write(`${unset.length} problem(s); nothing was started.\n`);
     return EXIT.usage;
   }
-  if (o.dryRun) {
-    const plan = planTopology(loaded.scenario);
-    if (o.format === "json")
-      process.stdout.write(`${JSON.stringify({ scenario: loaded.scenario.name, plan: redactedPlan(plan) }, null, 2)}\n`);
-    else process.stdout.write(`${describePlan(loaded.scenario, plan).join("\n")}\n`);
-    return EXIT.ok;
-  }
+  return loaded;
+}
+
+/** undefined when the Docker engine answers, else the exit code (the reason printed). */
+export async function engineReady(): Promise<number | undefined> {
   try {
     await pingEngine();
+    return undefined;
   } catch (e) {
     if (e instanceof EngineUnavailable) {
       process.stderr.write(`${e.message}\nStart the engine (see \`cascade doctor\`) and try again.\n`);
@@ -52,6 +50,23 @@ export async function runCommand(
     }
     throw e;
   }
+}
+
+export async function runCommand(
+  file: string,
+  o: { images?: string; out?: string; format?: OutputFormat; dryRun?: boolean },
+): Promise<number> {
+  const loaded = await openScenario(file);
+  if (typeof loaded === "number") return loaded;
+  if (o.dryRun) {
+    const plan = planTopology(loaded.scenario);
+    if (o.format === "json")
+      process.stdout.write(`${JSON.stringify({ scenario: loaded.scenario.name, plan: redactedPlan(plan) }, null, 2)}\n`);
+    else process.stdout.write(`${describePlan(loaded.scenario, plan).join("\n")}\n`);
+    return EXIT.ok;
+  }
+  const engine = await engineReady();
+  if (engine !== undefined) return engine;
   const { source, from } = resolveSource(o.images);
   const ac = new AbortController();
   let signals = 0;

@@ -18,6 +18,8 @@ export interface FaultEvent {
   took_ms: number;
   detail?: Record<string, unknown>;
   error?: string;
+  /** who acted, for a fault applied or reverted by hand (a game day); absent for the timeline's */
+  by?: string;
 }
 
 export class Timeline {
@@ -26,12 +28,16 @@ export class Timeline {
   private readonly inFlight = new Set<Promise<void>>();
   private t0 = 0;
   private finished = false;
+  /** the scenario's faults, and those applied by hand */
+  private readonly faults: Fault[];
 
   constructor(
-    private readonly faults: Fault[],
+    faults: Fault[],
     private readonly ctx: FaultContext,
     private readonly emit: (e: FaultEvent) => void,
-  ) {}
+  ) {
+    this.faults = [...faults];
+  }
 
   /** t0: performance.now() at load start; offsets are measured from it. */
   start(t0: number): void {
@@ -48,12 +54,14 @@ export class Timeline {
     return performance.now() - this.t0;
   }
 
-  private at(ms: number, fn: () => Promise<void>): void {
+  private at(ms: number, fn: () => Promise<unknown>): void {
     const timer = setTimeout(
       () => {
         this.timers.delete(timer);
         if (this.finished) return;
-        const p = fn().finally(() => this.inFlight.delete(p));
+        const p: Promise<void> = fn()
+          .then(() => {})
+          .finally(() => this.inFlight.delete(p));
         this.inFlight.add(p);
       },
       Math.max(0, ms - this.now()),
@@ -61,32 +69,85 @@ export class Timeline {
     this.timers.add(timer);
   }
 
-  private async apply(f: Fault, label: string): Promise<void> {
+  private async apply(f: Fault, label: string, by?: string): Promise<FaultEvent> {
     const actual = this.now();
+    const who = by === undefined ? {} : { by };
     try {
       const applied = await moduleFor(f).apply(f, this.ctx);
       if (applied.revert) this.active.set(label, { fault: f, applied });
-      this.record("apply", f, label, f.at, actual, { detail: applied.detail });
+      return this.record("apply", f, label, by === undefined ? f.at : actual, actual, { detail: applied.detail, ...who });
     } catch (e) {
-      this.record("error", f, label, f.at, actual, { error: `apply failed: ${(e as Error).message}` });
+      return this.record("error", f, label, by === undefined ? f.at : actual, actual, {
+        error: `apply failed: ${(e as Error).message}`,
+        ...who,
+      });
     }
   }
 
-  private async revert(label: string, planned: number): Promise<void> {
+  private async revert(label: string, planned: number | undefined, by?: string): Promise<FaultEvent | undefined> {
     const entry = this.active.get(label);
-    if (!entry?.applied.revert) return;
+    if (!entry?.applied.revert) return undefined;
     this.active.delete(label);
     const actual = this.now();
+    const who = by === undefined ? {} : { by };
     try {
       const detail = (await entry.applied.revert()) ?? {};
-      this.record("revert", entry.fault, label, planned, actual, { detail });
+      return this.record("revert", entry.fault, label, planned ?? actual, actual, { detail, ...who });
     } catch (e) {
-      this.record("error", entry.fault, label, planned, actual, { error: `revert failed: ${(e as Error).message}` });
+      return this.record("error", entry.fault, label, planned ?? actual, actual, {
+        error: `revert failed: ${(e as Error).message}`,
+        ...who,
+      });
     }
   }
 
-  private record(action: FaultEvent["action"], f: Fault, label: string, planned: number, actual: number, extra: Partial<FaultEvent>): void {
-    this.emit({
+  /** Applies a fault now, by hand (a game day's form): recorded like a timed one, planned = actual,
+   * with who pressed it. `label` must be new. Refused once the timeline finished. */
+  applyNow(f: Fault, label: string, by: string): Promise<FaultEvent> {
+    if (this.finished) return Promise.reject(new Error("the run is ending: no fault can be applied"));
+    if (this.active.has(label)) return Promise.reject(new Error(`a fault named ${label} is active`));
+    this.faults.push(f);
+    return this.track(this.apply(f, label, by));
+  }
+
+  /** Reverts one active fault now, by hand; undefined when it is not active (or has no revert). */
+  revertNow(label: string, by: string): Promise<FaultEvent | undefined> {
+    return this.track(this.revert(label, undefined, by));
+  }
+
+  /** Reverts every active fault now, all at once (a game day's halt); the timeline's later
+   * faults still come at their times. */
+  async revertAll(by: string): Promise<FaultEvent[]> {
+    const done = await Promise.all([...this.active.keys()].map((label) => this.revertNow(label, by)));
+    return done.filter((e): e is FaultEvent => e !== undefined);
+  }
+
+  /** Cancels the faults still to come at their times (a game day's halt); what is active stays. */
+  cancelPending(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  /** finish() waits for the actions in flight, the hand-made ones too. */
+  private track<T>(p: Promise<T>): Promise<T> {
+    const settled = p.then(
+      () => {},
+      () => {},
+    );
+    this.inFlight.add(settled);
+    void settled.finally(() => this.inFlight.delete(settled));
+    return p;
+  }
+
+  private record(
+    action: FaultEvent["action"],
+    f: Fault,
+    label: string,
+    planned: number,
+    actual: number,
+    extra: Partial<FaultEvent>,
+  ): FaultEvent {
+    const e: FaultEvent = {
       type: "fault",
       action,
       fault: label,
@@ -97,8 +158,13 @@ export class Timeline {
       lag_ms: Math.round(actual - planned),
       took_ms: Math.round(this.now() - actual),
       ...extra,
-    });
+    };
+    this.emit(e);
+    return e;
   }
+
+  /** who the reverts at the end are put down to (a game day's session), when they are by hand */
+  revertedBy: string | undefined;
 
   /** Cancels what has not happened, waits for what is happening, reverts everything still active. */
   async finish(): Promise<void> {
@@ -107,7 +173,7 @@ export class Timeline {
     this.timers.clear();
     await Promise.allSettled([...this.inFlight]);
     const end = this.now();
-    for (const label of [...this.active.keys()]) await this.revert(label, end);
+    for (const label of [...this.active.keys()]) await this.revert(label, end, this.revertedBy);
     await this.reconcileToxics(end);
   }
 

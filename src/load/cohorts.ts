@@ -36,8 +36,13 @@ class Cohort {
 export class Cohorts {
   private readonly cohorts: Cohort[];
 
-  constructor(readonly n: number) {
+  constructor(public n: number) {
     this.cohorts = Array.from({ length: n }, () => new Cohort());
+  }
+
+  /** The run now ends after `n` seconds (a steered load stopped early). */
+  truncate(n: number): void {
+    this.n = Math.min(this.n, n);
   }
 
   private of(intendedMs: number): Cohort {

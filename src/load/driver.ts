@@ -24,9 +24,12 @@ import { Schedule } from "./schedule.js";
 import { Seconds } from "./seconds.js";
 import { type CohortSample, Cohorts } from "./cohorts.js";
 import { resolveTarget, validateSpec } from "./target.js";
+import type { Steerable } from "./control.js";
+import type { RatePhase } from "./schedule.js";
 import { type LoadOptions, type LoadSample, type LoadSpec, type LoadSummary, TOTAL_KEYS, zeroTotals } from "./types.js";
 
 export { isLoopbackUrl } from "./target.js";
+export { LoadControl, LoadNotRunning } from "./control.js";
 export type { LoadLatency, LoadOptions, LoadSample, LoadSpec, LoadSummary, LoadTotals, RatePhase } from "./types.js";
 
 /** Idle connections older than this are closed: below common server idle timeouts (Node's 5 s). */
@@ -59,11 +62,15 @@ export async function runLoad(spec: LoadSpec, opts: LoadOptions = {}): Promise<L
   return new LoadRun(spec, opts, ep, requestBytes(spec.method ?? "GET", url)).start();
 }
 
-class LoadRun implements ConnectionSink {
+class LoadRun implements ConnectionSink, Steerable {
   private readonly sched: Schedule;
   /** cum[s]: arrivals before second s (cum[n] = all) */
   private readonly cum: number[];
-  private readonly n: number;
+  /** seconds in the profile: only shrinks (a replan stays within the horizon the run started with) */
+  private n: number;
+  private readonly horizonMs: number;
+  /** ms from load start at which the run finished */
+  private endedAt: number | undefined;
   private readonly secs: Seconds;
   private readonly pool: Pool;
   private readonly deadlines = new Deadlines();
@@ -95,6 +102,7 @@ class LoadRun implements ConnectionSink {
   ) {
     this.sched = new Schedule(spec.phases);
     this.n = Math.ceil(this.sched.totalMs / 1000);
+    this.horizonMs = this.sched.totalMs;
     this.cum = Array.from({ length: this.n + 1 }, (_, s) => this.sched.countBefore(Math.min(s * 1000, this.sched.totalMs)));
     this.secs = new Seconds(this.n);
     this.cohorts = new Cohorts(this.n);
@@ -109,12 +117,57 @@ class LoadRun implements ConnectionSink {
       this.opts.signal?.addEventListener("abort", this.onAbort, { once: true });
       this.t0 = performance.now();
       this.wall0 = Date.now();
+      this.opts.control?.attach(this);
       this.tick();
     });
   }
 
   private now(): number {
     return performance.now() - this.t0;
+  }
+
+  elapsed(): number {
+    return this.endedAt ?? this.now();
+  }
+
+  running(): boolean {
+    return !this.done && !this.ending;
+  }
+
+  endMs(): number {
+    return this.sched.totalMs;
+  }
+
+  applied(): RatePhase[] {
+    return this.sched.phasesUntil(Math.min(this.elapsed(), this.sched.totalMs));
+  }
+
+  /** Arrivals due by now go out under the old profile; from now on, `phases`, cut at the horizon. */
+  replan(phases: readonly RatePhase[]): number {
+    const now = this.now();
+    this.dispatch(now);
+    const cut: RatePhase[] = [];
+    let room = this.horizonMs - now;
+    for (const p of phases) {
+      if (room <= 0) break;
+      const duration = Math.min(p.duration, room);
+      cut.push(
+        duration === p.duration || p.to === undefined
+          ? { ...p, duration }
+          : { ...p, duration, to: p.rate + ((p.to - p.rate) * duration) / p.duration },
+      );
+      room -= duration;
+    }
+    this.sched.replan(now, cut);
+    const n = Math.max(this.nextEmit + 1, Math.ceil(this.sched.totalMs / 1000));
+    this.n = Math.min(this.n, n);
+    this.cum.length = this.n + 1;
+    for (let s = Math.floor(now / 1000) + 1; s <= this.n; s++) this.cum[s] = this.sched.countBefore(Math.min(s * 1000, this.sched.totalMs));
+    this.secs.truncate(this.n);
+    this.cohorts.truncate(this.n);
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.tick();
+    return now;
   }
 
   /** The second an outcome observed at `now` is counted in (never one already emitted). */
@@ -294,6 +347,7 @@ class LoadRun implements ConnectionSink {
 
   private finish(aborted: boolean): void {
     if (this.done) return;
+    this.endedAt = Math.min(this.now(), this.sched.totalMs);
     const last = aborted ? Math.min(this.n - 1, Math.floor(this.now() / 1000)) : this.n - 1;
     this.stop();
     try {

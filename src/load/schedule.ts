@@ -25,30 +25,66 @@ interface Segment {
   before: number;
   /** N at the segment end */
   after: number;
+  /** the phase it came from, req/s at its start and end */
+  rate: number;
+  to: number;
 }
 
 export class Schedule {
-  readonly totalMs: number;
+  totalMs: number;
   /** arrivals in the whole profile */
-  readonly total: number;
-  private readonly segs: Segment[] = [];
+  total: number;
+  private segs: Segment[] = [];
   /** segment cursor for timeOf(), which is called with increasing k */
   private cur = 0;
 
   constructor(phases: readonly RatePhase[]) {
-    let start = 0;
-    let n = 0;
+    this.totalMs = this.append(phases, 0, 0);
+    this.total = this.countBefore(this.totalMs);
+  }
+
+  private append(phases: readonly RatePhase[], start: number, n: number): number {
     for (const p of phases) {
       const r0 = p.rate / 1000;
       const r1 = (p.to ?? p.rate) / 1000;
       const slope = (r1 - r0) / p.duration;
       const after = n + r0 * p.duration + (slope * p.duration * p.duration) / 2;
-      this.segs.push({ start, duration: p.duration, r0, slope, before: n, after });
+      this.segs.push({ start, duration: p.duration, r0, slope, before: n, after, rate: p.rate, to: p.to ?? p.rate });
       start += p.duration;
       n = after;
     }
-    this.totalMs = start;
-    this.total = this.countBefore(start);
+    return start;
+  }
+
+  /**
+   * From `at` ms on, the profile is `phases` (then it ends): what was due before `at` stays as it
+   * was, so N(t) and every arrival time before `at` are unchanged. A phase cut at `at` keeps its
+   * part before it (a ramp ends at the rate it had reached).
+   */
+  replan(at: number, phases: readonly RatePhase[]): void {
+    const kept = this.phasesUntil(at);
+    this.segs = [];
+    const start = this.append(kept, 0, 0);
+    this.totalMs = this.append(
+      phases.filter((p) => p.duration > 0),
+      start,
+      this.integral(start),
+    );
+    this.total = this.countBefore(this.totalMs);
+    this.cur = 0;
+  }
+
+  /** The profile up to `until` ms as phases (a phase cut there shortened, a ramp ending where it got). */
+  phasesUntil(until: number): RatePhase[] {
+    const out: RatePhase[] = [];
+    for (const s of this.segs) {
+      if (s.start >= until) break;
+      const duration = Math.min(s.duration, until - s.start);
+      if (s.rate === s.to) out.push({ duration, rate: s.rate });
+      else if (duration === s.duration) out.push({ duration, rate: s.rate, to: s.to });
+      else out.push({ duration, rate: s.rate, to: s.rate + ((s.to - s.rate) * duration) / s.duration });
+    }
+    return out;
   }
 
   /** Expected arrivals N(t) by `t` ms. */

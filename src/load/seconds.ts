@@ -26,8 +26,13 @@ export class Seconds {
   private readonly run = newHistogram();
   private runMax = -1;
 
-  constructor(readonly n: number) {
+  constructor(public n: number) {
     this.buckets = Array.from({ length: n }, () => new Bucket());
+  }
+
+  /** The run now ends after `n` seconds (a steered load stopped early); later counts fold into the last. */
+  truncate(n: number): void {
+    this.n = Math.min(this.n, n);
   }
 
   /** Counters of second `t` (clamped to the run). */

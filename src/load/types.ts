@@ -1,5 +1,6 @@
 // The load stage's plain data types (what run.ts, observe/ and analyze/ see).
 import type { CohortSample } from "./cohorts.js";
+import type { LoadControl } from "./control.js";
 import type { RatePhase } from "./schedule.js";
 
 export type { RatePhase } from "./schedule.js";
@@ -80,6 +81,8 @@ export interface LoadOptions {
   /** Called once per intended send second, in order, once its requests resolved (`timeout` after it ends). */
   onCohort?: (c: CohortSample) => void;
   signal?: AbortSignal;
+  /** Steers the rate while the load runs (control.ts); the driver attaches itself at start. */
+  control?: LoadControl;
 }
 
 export const TOTAL_KEYS = [

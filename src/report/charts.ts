@@ -5,7 +5,7 @@
 // above the first panel. A chart is a list of panels (one y axis each) turned into a spec here,
 // so the compare view can put two runs' panels side by side on the same axes.
 import type { Series } from "../analyze/series.js";
-import type { FaultWindow, Mark, ReportModel } from "./model.js";
+import type { FaultWindow, LiveModel, Mark, ReportModel } from "./model.js";
 import type { CohortSample } from "../load/cohorts.js";
 import type { LoadLatency } from "../load/types.js";
 
@@ -203,7 +203,7 @@ const sum = (cols: Array<Col | null>): Col | null => {
 };
 
 /** Cohorts by second index (intended send second), or null for records from before they existed. */
-function cohortsBySecond(m: ReportModel): Array<CohortSample | undefined> | null {
+function cohortsBySecond(m: LiveModel): Array<CohortSample | undefined> | null {
   const cs = m.run.cohorts;
   if (!cs?.length) return null;
   const out: Array<CohortSample | undefined> = Array.from({ length: m.series.seconds });
@@ -211,7 +211,7 @@ function cohortsBySecond(m: ReportModel): Array<CohortSample | undefined> | null
   return out;
 }
 
-function loadChart(m: ReportModel): Chart {
+function loadChart(m: LiveModel): Chart {
   const s = m.series;
   const samples = m.run.load;
   const pick = (f: (x: (typeof samples)[number]) => number): Col => samples.map(f);
@@ -260,7 +260,7 @@ function loadChart(m: ReportModel): Chart {
   };
 }
 
-function latencyChart(m: ReportModel): Chart {
+function latencyChart(m: LiveModel): Chart {
   const cohorts = cohortsBySecond(m);
   const samples = m.run.load;
   // By intended send second when the record has cohorts: a stalled second shows its stall, not the
@@ -316,7 +316,7 @@ function latencyChart(m: ReportModel): Chart {
   };
 }
 
-function dependenciesChart(m: ReportModel): Chart {
+function dependenciesChart(m: LiveModel): Chart {
   const s = m.series;
   const db = new PanelBuilder();
   for (const svc of servicesWith(s, "db_queries_per_s")) {
@@ -424,7 +424,7 @@ function dependenciesChart(m: ReportModel): Chart {
   };
 }
 
-function saturationChart(m: ReportModel): Chart {
+function saturationChart(m: LiveModel): Chart {
   const s = m.series;
   const q = new PanelBuilder();
   // a user's image may map only one of the two (its scenario's metrics:)
@@ -552,6 +552,11 @@ function amplificationChart(m: ReportModel): Chart {
       }),
     ],
   };
+}
+
+/** The charts that need no analysis (a live game day draws them each second), in report order. */
+export function liveChartsOf(m: LiveModel): Chart[] {
+  return [loadChart(m), latencyChart(m), dependenciesChart(m), saturationChart(m)];
 }
 
 /** The five charts of a run, in report order. */
@@ -890,7 +895,7 @@ export function columnSpecs(c: Chart, f: Frame, prefix: string): { views: VlSpec
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
 
 /** A chart of one run as a complete vega-lite spec (data inline). */
-export function chartSpec(c: Chart, m: ReportModel, frame?: Partial<Frame>): VlSpec {
+export function chartSpec(c: Chart, m: LiveModel, frame?: Partial<Frame>): VlSpec {
   const f: Frame = { xMax: Math.max(1, m.series.seconds), windows: m.windows, width: PLOT_WIDTH, ...frame };
   const { views, datasets } = columnSpecs(c, f, "");
   return {

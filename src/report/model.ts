@@ -38,7 +38,7 @@ export interface Mark {
 /** One line of the run's timeline, for the events table. */
 export interface TimelineRow {
   t: number;
-  source: "fault" | "container";
+  source: "fault" | "container" | "action";
   what: string;
   detail: string;
 }
@@ -61,6 +61,21 @@ export interface RunMeta {
   error?: string;
 }
 
+/** A hand action of a game day (src/gameday/): a load change, a note, a halt… with who did it. */
+export interface ActionLine {
+  type: "action";
+  time: string;
+  /** ms from load start */
+  at_ms: number;
+  by: string;
+  action: string;
+  /** what it did, in words */
+  text: string;
+}
+
+/** The model without the analysis: what the charts need, so a live page can draw them each second. */
+export type LiveModel = Omit<ReportModel, "analysis">;
+
 export interface ReportModel {
   meta: RunMeta;
   run: RecordedRun;
@@ -81,6 +96,7 @@ export function loadModel(dir: string): ReportModel {
   const analysisFile = join(dir, FILES.analysis);
   const analysis = existsSync(analysisFile) ? readJsonFile<Analysis>(analysisFile) : null;
   const containers = events.filter((e): e is ContainerEventLine => e.type === "container");
+  const actions = events.filter((e): e is ActionLine => e.type === "action");
   const meta: RunMeta = {
     id: `${basename(dirname(dir))}/${basename(dir)}`,
     dir,
@@ -88,17 +104,28 @@ export function loadModel(dir: string): ReportModel {
     ...(typeof result.started === "string" ? { started: result.started } : {}),
     ...(typeof result.error === "string" ? { error: result.error } : {}),
   };
-  return buildModel(run, analysis, containers, meta);
+  return buildModel(run, analysis, containers, meta, actions);
 }
 
 /** The model from data already in memory (a live run, a test, the benchmark). */
-export function buildModel(run: RecordedRun, stored: Analysis | null, containers: ContainerEventLine[], meta: RunMeta): ReportModel {
+export function buildModel(
+  run: RecordedRun,
+  stored: Analysis | null,
+  containers: ContainerEventLine[],
+  meta: RunMeta,
+  actions: ActionLine[] = [],
+): ReportModel {
   const analysis = stored ?? judge(run);
   // Records from before the gate existed: decide it here, from the status result.json gives.
   analysis.gate ??= decideGate(analysis, run.scenario, {
     ...(meta.status === "completed" || meta.status === "interrupted" || meta.status === "error" ? { status: meta.status } : {}),
     ...(meta.error ? { error: meta.error } : {}),
   });
+  return { ...liveModel(run, containers, meta, actions), analysis };
+}
+
+/** Series, shaded windows, marks and timeline of a run, recorded or still going (no analysis). */
+export function liveModel(run: RecordedRun, containers: ContainerEventLine[], meta: RunMeta, actions: ActionLine[] = []): LiveModel {
   const hosts = hostsOf(run.plan);
   const series = buildSeries(run.load, run.components, hosts, mappedOf(run.plan));
   const faults = [...run.faults, ...loadEvents(run.scenario)].sort((a, b) => a.actual_ms - b.actual_ms);
@@ -109,12 +136,11 @@ export function buildModel(run: RecordedRun, stored: Analysis | null, containers
   return {
     meta,
     run,
-    analysis,
     series,
     faults,
     windows: windowsOf(faults, series),
     marks,
-    timeline: timelineOf(faults, containers, t0),
+    timeline: timelineOf(faults, containers, actions, t0),
     cpuLimits,
   };
 }
@@ -207,7 +233,7 @@ function marksOf(s: Series, containers: ContainerEventLine[], t0: number | null)
   return marks.sort((a, b) => a.t - b.t);
 }
 
-function timelineOf(faults: FaultEvent[], containers: ContainerEventLine[], t0: number | null): TimelineRow[] {
+function timelineOf(faults: FaultEvent[], containers: ContainerEventLine[], actions: ActionLine[], t0: number | null): TimelineRow[] {
   const rows: TimelineRow[] = [];
   for (const f of faults) {
     const target = isLoad(f) ? "load" : targetOf(f);
@@ -217,9 +243,12 @@ function timelineOf(faults: FaultEvent[], containers: ContainerEventLine[], t0: 
         ? `failed: ${f.error ?? "unknown error"}`
         : isLoad(f)
           ? ""
-          : `planned ${seconds(f.planned_ms)} s, lag ${f.lag_ms} ms, took ${f.took_ms} ms`;
+          : f.by !== undefined
+            ? `by ${f.by}, took ${f.took_ms} ms`
+            : `planned ${seconds(f.planned_ms)} s, lag ${f.lag_ms} ms, took ${f.took_ms} ms`;
     rows.push({ t: seconds(f.actual_ms), source: "fault", what, detail });
   }
+  for (const a of actions) rows.push({ t: seconds(a.at_ms), source: "action", what: a.text, detail: `by ${a.by}` });
   if (t0 !== null)
     for (const e of containers) {
       const t = seconds(Date.parse(e.time) - t0);

@@ -15,7 +15,7 @@ import { DockerRuntime } from "../runtime/docker/runtime.js";
 import { reap } from "../runtime/docker/labels.js";
 import type { TeardownReport } from "../runtime/types.js";
 import { Timeline, type FaultEvent } from "../faults/scheduler.js";
-import { runLoad, type LoadSample } from "../load/driver.js";
+import { runLoad, type LoadControl, type LoadSample, type RatePhase } from "../load/driver.js";
 import { FILES, RECORD_SCHEMA_VERSION, RecordUnwritable, RunRecord } from "../observe/record.js";
 import { windows, stats, type WindowStats } from "../analyze/windows.js";
 import { judge, firstFaultMs, loadEvents, type Analysis } from "../analyze/analyze.js";
@@ -33,6 +33,27 @@ export interface RunOptions {
   progress: (line: string) => void;
   signal: AbortSignal;
   outDir?: string;
+  /** A run steered by hand (a game day, src/gameday/): its load and faults are driven live. */
+  live?: LiveRun;
+}
+
+/** What a run steered by hand adds to a scripted one. */
+export interface LiveRun {
+  /** the load's profile from its start (the scenario's phases held to the session's horizon) */
+  phases: RatePhase[];
+  control: LoadControl;
+  /** Told once the load starts: the timeline takes faults by hand; t0 is the load start (performance.now()). */
+  started(parts: { timeline: Timeline; plan: TopologyPlan; t0: number; note: (e: object) => void }): void;
+  /** each fault event (the timeline's and those by hand), load second and components sample, as recorded */
+  onFault?(e: FaultEvent): void;
+  onLoad?(s: LoadSample): void;
+  onComponents?(c: ComponentsSample): void;
+  /** After the load ended: resolves when the session ends (the faults are reverted and the
+   * topology torn down after it). Bounded by the caller. */
+  ended(signal: AbortSignal): Promise<void>;
+  /** The scenario as it was played (load phases as applied, faults at their times): it replaces
+   * the record's scenario.yaml and is what the run is judged on. */
+  asPlayed(): { scenario: Scenario; source: string };
 }
 
 export interface RunResult {
@@ -78,7 +99,8 @@ export async function runScenarioFile(file: string, opts: RunOptions): Promise<R
   return runScenario(scenario, source, opts);
 }
 
-export async function runScenario(scenario: Scenario, source: string, opts: RunOptions): Promise<RunResult> {
+export async function runScenario(declared: Scenario, source: string, opts: RunOptions): Promise<RunResult> {
+  let scenario = declared;
   const { progress, signal } = opts;
   const started = new Date();
   const runId = randomBytes(4).toString("hex");
@@ -163,16 +185,19 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
     timeline = new Timeline(scenario.faults, { runtime, ...(toxiproxy ? { toxiproxy } : {}) }, (e) => {
       faults.push(e);
       record.event(e);
+      opts.live?.onFault?.(e);
       progress(`  ${(e.actual_ms / 1000).toFixed(1).padStart(5)} s  ${e.action} ${e.fault}${e.error ? ` — ${e.error}` : ""}`);
     });
     observer = new Observer(samplers, (c) => {
       components.push(c);
       record.sample(c);
+      opts.live?.onComponents?.(c);
     });
     const t = Date.now();
     const t0 = performance.now();
     observer.start(t0);
     timeline.start(t0);
+    opts.live?.started({ timeline, plan, t0, note: event });
     const gate = setupGate(
       scenario,
       plan,
@@ -189,17 +214,19 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
       {
         url,
         method: scenario.load.method,
-        phases: scenario.load.phases,
+        phases: opts.live?.phases ?? scenario.load.phases,
         timeout: scenario.load.timeout,
         connections: scenario.load.connections,
         ownHosts: [target.host],
       },
       {
         signal: AbortSignal.any([signal, setupStop.signal, harnessBroke.signal, abortStop.signal]),
+        ...(opts.live ? { control: opts.live.control } : {}),
         onCohort: (c) => record.sample({ kind: "cohort", ...c }),
         onSample: (s) => {
           samples.push(s);
           record.sample({ kind: "load", ...s });
+          opts.live?.onLoad?.(s);
           const stop = abortStop.signal.aborted ? undefined : stopCondition?.see(s);
           if (stop) {
             progress(stop);
@@ -214,8 +241,9 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
         },
       },
     );
-    timings.load = Date.now() - t;
     latency = summary.latency;
+    if (opts.live) await opts.live.ended(AbortSignal.any([signal, harnessBroke.signal]));
+    timings.load = Date.now() - t;
     clearTimeout(gate);
     if (signal.aborted) status = "interrupted";
     else if (harnessBroke.signal.aborted) throw harnessBroke.signal.reason;
@@ -236,6 +264,15 @@ export async function runScenario(scenario: Scenario, source: string, opts: RunO
       return undefined;
     });
     timings.teardown = Date.now() - t;
+  }
+  if (opts.live && samples.length > 0) {
+    try {
+      const played = opts.live.asPlayed();
+      scenario = played.scenario;
+      record.write(FILES.scenario, redactSource(played.source));
+    } catch (e) {
+      error = `${error ? `${error}; ` : ""}the scenario as played could not be written: ${(e as Error).message}`;
+    }
   }
   let analysis: Analysis | undefined;
   if (samples.length > 0) {
