@@ -1,7 +1,6 @@
 // cascade run: the whole pipeline, with Ctrl-C / SIGTERM / crashes turned into a clean teardown.
-import { ScenarioInvalid, loadScenario } from "../scenario/load.js";
 import { resolveSource } from "../images/source.js";
-import { EngineUnavailable, pingEngine } from "../runtime/docker/client.js";
+import { engineOrExit, loadOrExit } from "./preflight.js";
 import { RecordUnwritable } from "../observe/record.js";
 import { runScenario } from "../run/run.js";
 import { formatSummary } from "../report/summary.js";
@@ -20,16 +19,8 @@ export async function runCommand(
   file: string,
   o: { images?: string; out?: string; format?: OutputFormat; dryRun?: boolean },
 ): Promise<number> {
-  let loaded: Awaited<ReturnType<typeof loadScenario>>;
-  try {
-    loaded = await loadScenario(file);
-  } catch (e) {
-    if (e instanceof ScenarioInvalid) {
-      process.stderr.write(`${e.message}\n${e.issues.length} problem(s); nothing was started.\n`);
-      return EXIT.invalidScenario;
-    }
-    throw e;
-  }
+  const loaded = await loadOrExit(file);
+  if (typeof loaded === "number") return loaded;
   const unset = unsetRefs(loaded.scenario, loaded.source);
   if (unset.length) {
     for (const u of unset) process.stderr.write(`${file}:${u.line} ${u.field}: \${${u.name}} is not set in this environment\n`);
@@ -43,15 +34,8 @@ export async function runCommand(
     else process.stdout.write(`${describePlan(loaded.scenario, plan).join("\n")}\n`);
     return EXIT.ok;
   }
-  try {
-    await pingEngine();
-  } catch (e) {
-    if (e instanceof EngineUnavailable) {
-      process.stderr.write(`${e.message}\nStart the engine (see \`cascade doctor\`) and try again.\n`);
-      return EXIT.infrastructure;
-    }
-    throw e;
-  }
+  const noEngine = await engineOrExit();
+  if (noEngine !== undefined) return noEngine;
   const { source, from } = resolveSource(o.images);
   const ac = new AbortController();
   let signals = 0;
