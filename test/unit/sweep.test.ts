@@ -4,9 +4,12 @@ import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
-import type { Analysis } from "../../src/analyze/analyze.js";
+import { type Analysis, judge } from "../../src/analyze/analyze.js";
 import type { Gate } from "../../src/analyze/gate.js";
+import { readRun } from "../../src/analyze/stored.js";
 import { ROOT } from "../../src/paths.js";
 import { classify, majority, type PointClass } from "../../src/sweep/classify.js";
 import { expand, parseSet, parseVary, SweepUsage } from "../../src/sweep/grid.js";
@@ -147,6 +150,13 @@ describe("classification", () => {
       class: "no verdict",
       figures: { note: expect.stringMatching(/too short to call metastable/) },
     });
+  });
+  it("a recorded retry storm is metastable, sustained by retries", () => {
+    const a = judge(readRun(fileURLToPath(new URL("../fixtures/runs/retry-storm-metastable", import.meta.url))));
+    const c = classify({ status: "completed", analysis: a, gate: a.gate as Gate });
+    expect(c.class).toBe("metastable");
+    expect(c.figures.sustained_by).toMatch(/^retries \(/);
+    expect(c.figures.recovered_after_s).toBeNull();
   });
   it("a run that could not judge is never counted as recovered", () => {
     const ok = analysis({ recovery: rec(true, 0, false) });
@@ -334,5 +344,11 @@ describe("the map", () => {
     expect(statSync(cmp.png).size).toBeGreaterThan(25_000);
     expect(readFileSync(cmp.markdown, "utf8")).toContain("the mitigation moved the boundary past the grid");
     console.log(out.png, cmp.png);
+    // sweep.json as written is valid against its committed schema (npm run schema:record).
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    const check = ajv.compile(JSON.parse(readFileSync(join(ROOT, "schemas/sweep.schema.json"), "utf8")));
+    const stored = JSON.parse(readFileSync(join(mdir, "sweep.json"), "utf8"));
+    expect(check(stored), ajv.errorsText(check.errors)).toBe(true);
+    expect(check({ ...stored, points: [{ ...stored.points[0], class: "fine" }] })).toBe(false);
   }, 60_000);
 });
