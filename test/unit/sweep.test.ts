@@ -1,5 +1,6 @@
 // The sweep's own logic, without Docker: the grid, overrides written into a scenario and validated,
 // the class of a run from its analysis, the regions and boundary, and the map rendered from a record.
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -350,5 +351,40 @@ describe("the map", () => {
     const stored = JSON.parse(readFileSync(join(mdir, "sweep.json"), "utf8"));
     expect(check(stored), ajv.errorsText(check.errors)).toBe(true);
     expect(check({ ...stored, points: [{ ...stored.points[0], class: "fine" }] })).toBe(false);
+  }, 60_000);
+});
+
+describe("the command line", () => {
+  const cascade = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [join(ROOT, "bin/cascade.js"), "sweep", ...args], { encoding: "utf8", timeout: 60_000 });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+  it("--dry-run prints the grid and the estimate and starts nothing", () => {
+    const r = cascade(
+      NAIVE,
+      "--vary",
+      "load.rate=8..20/6",
+      "--vary",
+      "faults.brownout.duration=1s,3s,6s",
+      "--set",
+      "baseline.require.db.cpu=10%..90%",
+      "--dry-run",
+      "--out",
+      join(tmpdir(), "never-made"),
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("p00  load.rate=8, faults.brownout.duration=1s\n");
+    expect(r.out).toContain("p08  load.rate=20, faults.brownout.duration=6s\n");
+    expect(r.out).toMatch(/9 points × 1 run\(s\); 9 run\(s\) to do: ~8\.4 min \(36 s of load \+ ~20 s of topology up/);
+  }, 60_000);
+  it("a bad path or value is one line naming the flag, exit 64; an invalid scenario file exit 2", () => {
+    const bad = cascade(NAIVE, "--vary", "faults.brownot.duration=1s,2s", "--dry-run");
+    expect(bad.code).toBe(64);
+    expect(bad.err).toBe('--vary faults.brownot.duration=1s,2s: faults has no element "brownot" (its names: brownout)\n');
+    const neg = cascade(NAIVE, "--vary", "load.rate=-5,5", "--dry-run");
+    expect(neg.code).toBe(64);
+    expect(neg.err.trim().split("\n")).toHaveLength(1);
+    expect(cascade(NAIVE, "--vary", "load.rate=5", "--repeat", "0", "--dry-run").err).toBe("--repeat 0: give a whole number 1–20\n");
+    expect(cascade(join(ROOT, "test/fixtures/scenarios/many-errors.yaml"), "--vary", "load.rate=5").code).toBe(2);
   }, 60_000);
 });
