@@ -24,6 +24,8 @@ export interface SweepFlags {
   verbose?: boolean;
 }
 
+const points = (n: number) => `${n} point${n === 1 ? "" : "s"}`;
+
 export async function sweepCommand(file: string, o: SweepFlags): Promise<number> {
   const loaded = await loadOrExit(file);
   if (typeof loaded === "number") return loaded;
@@ -46,7 +48,7 @@ export async function sweepCommand(file: string, o: SweepFlags): Promise<number>
     if (o.dryRun) {
       const est = estimate(plan, readSweep(dir));
       process.stdout.write(
-        `${plan.points.map((p) => `${p.id}  ${describePoint(plan.axes, p.values)}`).join("\n")}\n${plan.points.length} points × ${plan.repeat} run(s); ${est.runs} run(s) to do: ~${minutes(est.total_s)} (${est.basis}); folder ${shown(dir)}\n`,
+        `${plan.points.map((p) => `${p.id}  ${describePoint(plan.axes, p.values)}`).join("\n")}\n${points(plan.points.length)} × ${plan.repeat} run(s); ${est.runs} run(s) to do: ~${minutes(est.total_s)} (${est.basis}); folder ${shown(dir)}\n`,
       );
       return EXIT.ok;
     }
@@ -62,7 +64,7 @@ export async function sweepCommand(file: string, o: SweepFlags): Promise<number>
   const est = estimate(plan, rec);
   const done = plan.points.length * plan.repeat - est.runs;
   process.stderr.write(
-    `sweep ${plan.name}: ${plan.points.length} points × ${plan.repeat} run(s)${done ? `, ${done} already recorded` : ""}; estimate ${est.runs} run(s) × ${Math.round(est.per_run_s)} s ≈ ${minutes(est.total_s)} (${est.basis}); folder ${shown(dir)}\n`,
+    `sweep ${plan.name}: ${points(plan.points.length)} × ${plan.repeat} run(s)${done ? `, ${done} already recorded` : ""}; estimate ${est.runs} run(s) × ${Math.round(est.per_run_s)} s ≈ ${minutes(est.total_s)} (${est.basis}); folder ${shown(dir)}\n`,
   );
   const ac = new AbortController();
   let signals = 0;

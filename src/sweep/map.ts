@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { CONFIG, type VlSpec } from "../report/charts.js";
 import { escapeHtml } from "../report/html.js";
+import { svgSize } from "../report/render.js";
 import { type RenderedChart, REPORT_FILES, renderCharts } from "../report/report.js";
 import { CLASSES } from "./classify.js";
 import { axisTitle, boundary, boundaryShift, type Cell, cells, columns, regionSentence, type Segment } from "./regions.js";
@@ -197,7 +198,7 @@ function page(title: string, meta: string, svg: string, sentences: string[], tab
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <style>${PAGE_STYLE}</style></head>
 <body><main><h1>${escapeHtml(title)}</h1><p class="meta">${escapeHtml(meta)}</p>
-<div class="map">${svg}</div>
+<div class="map" style="width:${Math.round(svgSize(svg).width * 1.5)}px;max-width:100%">${svg.replace("<svg ", '<svg style="width:100%;height:auto" ')}</div>
 ${sentences.map((s) => `<p>${escapeHtml(s)}</p>`).join("\n")}
 ${table}
 </main></body></html>
@@ -276,7 +277,7 @@ export async function writeSweepCompare(
       `solid line: each map's own boundary; dashed: the other map's`,
       svg,
       [regionSentence(ra), regionSentence(rb), ...shift],
-      htmlTable(ra, link) + htmlTable(rb, link),
+      [ra, rb].map((x) => `<h3>${escapeHtml(x.scenario)}</h3>${htmlTable(x, link)}`).join("\n"),
     ),
   );
   const markdown = join(out, REPORT_FILES.markdown);
