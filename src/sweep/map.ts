@@ -44,7 +44,7 @@ function mapView(r: SweepRecord, title: string, other?: { segments: Segment[]; n
     cy: c.yi,
     class: c.class ?? "no verdict",
     label: `${c.class ? SHORT[c.class] : "not run"}${c.split ? " ±" : ""}`,
-    sub: c.runs > 1 ? `${c.runs} runs` : c.recovered_after_s.length ? `back in ${c.recovered_after_s[0]} s` : "",
+    sub: c.runs > 1 ? `${c.agree} of ${c.runs} runs` : c.recovered_after_s.length ? `back in ${c.recovered_after_s[0]} s` : "",
     href: c.dir ? `${c.dir}/report.html` : "",
     point: `${ax?.path}=${c.x}${ay ? `, ${ay.path}=${c.y}` : ""}`,
   }));
@@ -145,7 +145,7 @@ function gridTable(r: SweepRecord, link: (c: Cell) => string | null): string[] {
     const row = (ax?.values ?? []).map((_, xi) => {
       const c = cs.find((x) => x.xi === xi && x.yi === yi);
       if (!c) return "";
-      const text = `${c.class ?? "not run"}${c.split ? " ±" : ""}${c.runs > 1 ? ` (${c.runs} runs)` : ""}`;
+      const text = `${c.class ?? "not run"}${c.split ? " ±" : ""}${c.runs > 1 ? ` (${c.agree} of ${c.runs} runs)` : ""}`;
       const href = link(c);
       return href ? `[${text}](${href})` : text;
     });

@@ -15,6 +15,8 @@ export interface Cell {
   class: PointClass | null;
   split: boolean;
   runs: number;
+  /** how many of its runs got the cell's class */
+  agree: number;
   /** the first run's folder, relative to the sweep folder */
   dir: string | null;
   sustained_by: string | null;
@@ -44,6 +46,7 @@ export function cells(r: SweepRecord): Cell[] {
       class: p.class,
       split: p.split,
       runs: p.runs.length,
+      agree: p.runs.filter((x) => x.class === p.class).length,
       dir: first?.dir ?? null,
       sustained_by: p.runs.find((x) => x.figures.sustained_by)?.figures.sustained_by ?? null,
       recovered_after_s: p.runs.flatMap((x) => (x.figures.recovered_after_s === null ? [] : [x.figures.recovered_after_s])),

@@ -14,7 +14,7 @@ import { readRun } from "../../src/analyze/stored.js";
 import { ROOT } from "../../src/paths.js";
 import { classify, majority, type PointClass } from "../../src/sweep/classify.js";
 import { expand, parseSet, parseVary, SweepUsage } from "../../src/sweep/grid.js";
-import { writeMap, writeSweepCompare } from "../../src/sweep/map.js";
+import { summaryMarkdown, writeMap, writeSweepCompare } from "../../src/sweep/map.js";
 import { applyOverrides } from "../../src/sweep/override.js";
 import { readSweep, SWEEP_SCHEMA_VERSION, type SweepRecord, writeSweep } from "../../src/sweep/record.js";
 import { boundary, boundaryShift, cells, columns, regionSentence } from "../../src/sweep/regions.js";
@@ -270,6 +270,19 @@ describe("regions", () => {
       "At 26 req/s brownouts up to 6s recovered within the SLO's 10 s; brownouts of 12s or more stayed down after it ended (metastable, sustained by retries). 3s: setup did not hold (db at 95 % of its CPU; the scenario needs 20–90 %).",
     );
     expect(s[2]).toBe("At 32 req/s the classes are not ordered by brownout length: 3s metastable, 6s recovered, 12s metastable.");
+  });
+  it("a point's repeats: the majority, with how many agreed and the split marked", () => {
+    const r = record(NAIVE_MAP);
+    const p = r.points[5] as SweepRecord["points"][number];
+    p.runs = [run("recovered", 49, 2), run("recovered", 57, 9), run("recovered late", 51, 16)];
+    const m = majority(p.runs.map((x) => x.class));
+    Object.assign(p, m);
+    const md = summaryMarkdown(r, "charts/map.png");
+    expect(md).toContain("[recovered ± (2 of 3 runs)](runs/x/recovered/report.html)");
+    expect(md).toContain(
+      "| p05 | 26, 12s | recovered (split) | recovered: 2 · 60.0 % · retries · -<br>recovered: 9 · 60.0 % · retries · -<br>recovered late: 16 ·",
+    );
+    expect(columns(r)[1]?.sentence).toMatch(/Repeats disagreed at some points \(marked ±\)\.$/);
   });
   it("draws the boundary on the edges between recovered and stayed-down cells only", () => {
     const segs = boundary(cells(record(NAIVE_MAP)));
