@@ -199,8 +199,8 @@ export function boundaryShift(a: SweepRecord, b: SweepRecord, names: [string, st
         : col.first_down === null
           ? `recovered from every ${noun.replace(/s$/, "")} up to ${col.last_recovered}`
           : col.last_recovered === null
-            ? `stayed down from the smallest (${col.first_down})`
-            : `recovered up to ${col.last_recovered}, stayed down from ${col.first_down}`;
+            ? `was not back within the SLO's recovery time from the smallest (${col.first_down})`
+            : `recovered up to ${col.last_recovered}, was not back in time from ${col.first_down}`;
     const moved =
       d && c.region !== "unknown" && d.region !== "unknown"
         ? c.first_down !== null && d.first_down === null

@@ -314,8 +314,8 @@ describe("regions", () => {
     );
     expect(boundaryShift(record(NAIVE_MAP), mit, ["naive", "mitigated"])).toEqual([
       "At 20 req/s: naive recovered from every brownout up to 12s; mitigated recovered from every brownout up to 12s — both recovered everywhere here.",
-      "At 26 req/s: naive recovered up to 3s, stayed down from 6s; mitigated recovered from every brownout up to 12s — the mitigation moved the boundary past the grid.",
-      "At 32 req/s: naive stayed down from the smallest (3s); mitigated recovered up to 3s, stayed down from 6s — the boundary moved from 3s to 6s.",
+      "At 26 req/s: naive recovered up to 3s, was not back in time from 6s; mitigated recovered from every brownout up to 12s — the mitigation moved the boundary past the grid.",
+      "At 32 req/s: naive was not back within the SLO's recovery time from the smallest (3s); mitigated recovered up to 3s, was not back in time from 6s — the boundary moved from 3s to 6s.",
     ]);
   });
 });
