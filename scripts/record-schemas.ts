@@ -12,11 +12,12 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const RECORD_SCHEMAS = [
   { type: "StoredResult", file: "result.schema.json", title: "Cascade result.json" },
   { type: "StoredAnalysis", file: "analysis.schema.json", title: "Cascade analysis.json" },
+  { type: "SweepRecord", file: "sweep.schema.json", title: "Cascade sweep.json" },
 ] as const;
 
 /** Every record schema's text, by file name. */
 export function recordSchemas(): Record<string, string> {
-  const program = TJS.getProgramFromFiles([join(ROOT, "src/run/run.ts")], { strict: true, skipLibCheck: true, esModuleInterop: true }, ROOT);
+  const program = TJS.getProgramFromFiles([join(ROOT, "src/run/run.ts"), join(ROOT, "src/sweep/record.ts")], { strict: true, skipLibCheck: true, esModuleInterop: true }, ROOT);
   const generator = TJS.buildGenerator(program, { required: true, noExtraProps: false, ref: true, ignoreErrors: true });
   if (!generator) throw new Error("typescript-json-schema could not build a generator");
   const out: Record<string, string> = {};

@@ -12,7 +12,7 @@ import { formatSummary } from "../report/summary.js";
 import { runScenario } from "../run/run.js";
 import { parseDuration } from "../scenario/units.js";
 import { EXIT } from "./exit.js";
-import { engineReady, openScenario } from "./run.js";
+import { engineOrExit, loadOrExit } from "./preflight.js";
 
 const FORCED_TEARDOWN_MS = 10_000;
 /** A session lasts at most this long unless --max says otherwise: every load is bounded. */
@@ -32,9 +32,9 @@ export async function gamedayCommand(
     process.stderr.write(`--port ${o.port}: a port number (0 = any free one)\n`);
     return EXIT.usage;
   }
-  const loaded = await openScenario(file);
+  const loaded = await loadOrExit(file);
   if (typeof loaded === "number") return loaded;
-  const engine = await engineReady();
+  const engine = await engineOrExit();
   if (engine !== undefined) return engine;
   const { source, from } = resolveSource(o.images);
   const session = new GameDay(loaded.scenario, loaded.source, { horizonMs, file: o.export ?? file });

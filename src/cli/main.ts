@@ -17,6 +17,7 @@ import { imagesBuildCommand, imagesListCommand } from "./images.js";
 import { doctorCommand } from "./doctor.js";
 import { downCommand } from "./down.js";
 import { initCommand } from "./init.js";
+import { sweepCommand, type SweepFlags } from "./sweep.js";
 import { scenarioJsonSchema } from "../scenario/load.js";
 
 const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
@@ -104,6 +105,32 @@ program
   .argument("<runB>", "run folder B (e.g. the mitigated variant)")
   .option("--out <dir>", "where to write it (default reports/compare/<A>-vs-<B>/)")
   .action(async (a: string, b: string, o: { out?: string }) => process.exit(await compareCommand(a, b, o)));
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+program
+  .command("sweep")
+  .description(
+    "the metastability map: run the scenario at every point of a grid (e.g. load × trigger length), classify each run (recovered / recovered late / metastable / setup did not hold) and draw the map; resumable",
+  )
+  .argument("<scenario>", "scenario YAML file")
+  .requiredOption(
+    "--vary <path=range>",
+    "an axis: <path>=<from>..<to>/<step> or <path>=a,b,c; paths name scenario fields, list elements by name (load.rate, faults.brownout.duration); once or twice",
+    collect,
+  )
+  .option(
+    "--set <path=value>",
+    "a fixed override at every point, recorded in sweep.json (e.g. baseline.require.db.cpu=20%..95%); repeatable",
+    collect,
+  )
+  .option("--repeat <n>", "runs per point (the class is the majority; a split is shown)", "1")
+  .option("--out <dir>", "the sweep folder (default reports/sweeps/<scenario>)")
+  .option("--resume", "continue the sweep recorded in the folder: points already recorded are not run again")
+  .option("--dry-run", "print the grid and the time estimate; start nothing")
+  .option("--lock <file>", "hold this flock(1) lock file during each point's run (other Docker jobs interleave between points)")
+  .option("--verbose", "print each run's own progress lines too")
+  .addOption(imagesOpt())
+  .action(async (file: string, o: SweepFlags) => process.exit(await sweepCommand(file, o)));
 
 formatOpts(
   program

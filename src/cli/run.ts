@@ -1,13 +1,11 @@
 // cascade run: the whole pipeline, with Ctrl-C / SIGTERM / crashes turned into a clean teardown.
-import { ScenarioInvalid, loadScenario } from "../scenario/load.js";
 import { resolveSource } from "../images/source.js";
-import { EngineUnavailable, pingEngine } from "../runtime/docker/client.js";
+import { engineOrExit, loadOrExit } from "./preflight.js";
 import { RecordUnwritable } from "../observe/record.js";
 import { runScenario } from "../run/run.js";
 import { formatSummary } from "../report/summary.js";
 import { EXIT } from "./exit.js";
 import { describePlan } from "../topology/describe.js";
-import { unsetRefs } from "../scenario/secrets.js";
 import { planTopology, redactedPlan } from "../topology/plan.js";
 import { gateOfRun } from "../analyze/gate.js";
 import { githubLines } from "./analyze.js";
@@ -16,47 +14,11 @@ import { type OutputFormat, githubAnnotation } from "./format.js";
 /** After a second Ctrl-C, the teardown's last chance before the process exits anyway. */
 const FORCED_TEARDOWN_MS = 10_000;
 
-/** The scenario loaded for a run (or a game day), or the exit code when it cannot be: every
- * problem printed with its place, nothing started. */
-export async function openScenario(file: string): Promise<Awaited<ReturnType<typeof loadScenario>> | number> {
-  let loaded: Awaited<ReturnType<typeof loadScenario>>;
-  try {
-    loaded = await loadScenario(file);
-  } catch (e) {
-    if (e instanceof ScenarioInvalid) {
-      process.stderr.write(`${e.message}\n${e.issues.length} problem(s); nothing was started.\n`);
-      return EXIT.invalidScenario;
-    }
-    throw e;
-  }
-  const unset = unsetRefs(loaded.scenario, loaded.source);
-  if (unset.length) {
-    for (const u of unset) process.stderr.write(`${file}:${u.line} ${u.field}: \${${u.name}} is not set in this environment\n`);
-    process.stderr.write(`${unset.length} problem(s); nothing was started.\n`);
-    return EXIT.usage;
-  }
-  return loaded;
-}
-
-/** undefined when the Docker engine answers, else the exit code (the reason printed). */
-export async function engineReady(): Promise<number | undefined> {
-  try {
-    await pingEngine();
-    return undefined;
-  } catch (e) {
-    if (e instanceof EngineUnavailable) {
-      process.stderr.write(`${e.message}\nStart the engine (see \`cascade doctor\`) and try again.\n`);
-      return EXIT.infrastructure;
-    }
-    throw e;
-  }
-}
-
 export async function runCommand(
   file: string,
   o: { images?: string; out?: string; format?: OutputFormat; dryRun?: boolean },
 ): Promise<number> {
-  const loaded = await openScenario(file);
+  const loaded = await loadOrExit(file);
   if (typeof loaded === "number") return loaded;
   if (o.dryRun) {
     const plan = planTopology(loaded.scenario);
@@ -65,8 +27,8 @@ export async function runCommand(
     else process.stdout.write(`${describePlan(loaded.scenario, plan).join("\n")}\n`);
     return EXIT.ok;
   }
-  const engine = await engineReady();
-  if (engine !== undefined) return engine;
+  const noEngine = await engineOrExit();
+  if (noEngine !== undefined) return noEngine;
   const { source, from } = resolveSource(o.images);
   const ac = new AbortController();
   let signals = 0;

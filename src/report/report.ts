@@ -4,7 +4,7 @@
 // the end of the run did.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Chart, type VlSpec, chartSpec, chartsOf } from "./charts.js";
+import { type VlSpec, chartSpec, chartsOf } from "./charts.js";
 import { reportHtml } from "./html.js";
 import { summaryMarkdown } from "./markdown.js";
 import { type ReportModel, loadModel } from "./model.js";
@@ -60,7 +60,7 @@ export function specJson(spec: VlSpec): string {
  * into <dir>/charts; returns them with their specs. */
 export async function renderCharts(
   dir: string,
-  charts: Array<{ chart: Pick<Chart, "name" | "title">; spec: VlSpec }>,
+  charts: Array<{ chart: { name: string; title: string }; spec: VlSpec }>,
   timings: { svg: number; png: number },
 ): Promise<RenderedChart[]> {
   mkdirSync(join(dir, REPORT_FILES.charts), { recursive: true });
