@@ -7,6 +7,7 @@ import {
   cacheHits,
   connections,
   dbCalls,
+  dbCallsPerRequest,
   dbFailures,
   dbServiceMs,
   isDatabase,
@@ -245,8 +246,6 @@ export function mechanisms(
   // Load shift: the database carries what the cache no longer absorbs — only when the cache's own
   // hits per request fell and the database's calls rose by about what those lost hits explain.
   const sat = dbSaturation(s, impact, cpuLimits);
-  const rise = perReqI !== null && perReqB !== null ? perReqI - perReqB : null;
-  const explained = rise !== null && rise > 0 && lostHits > 0.05 ? Math.min(rise, lostHits) / Math.max(rise, lostHits) : 0;
   const multiple = ratio(
     callsI.value === null ? null : callsI.value / Math.max(1, impact.to - impact.from),
     Math.max(1, (callsB.value ?? 0) / Math.max(1, base.to - base.from)),
@@ -256,15 +255,15 @@ export function mechanisms(
   // then fall short of the lost hits because it is the bottleneck, so half the usual bar there.
   const saturated = sat !== null && sat >= 0.9;
   const bar = (saturated ? 0.25 : 0.5) * lostHits;
-  // A real app may run many statements in a few transactions, so its commits do not move with a
-  // miss while its statements (pg_stat_statements) do: MediaWiki ran 19 statements a page view
-  // with memcached and 43 without, at ~14 commits either way.
-  const stmtB = ratio(total(s, "postgres", "calls_per_s", base), reqB);
-  const stmtI = ratio(total(s, "postgres", "calls_per_s", impact), reqI);
-  const stmtRise = stmtB !== null && stmtI !== null ? stmtI - stmtB : null;
-  const byCalls = rise !== null && rise >= bar;
-  const byStatements = !byCalls && stmtRise !== null && stmtRise >= bar;
-  const shifted = byCalls || byStatements;
+  // The count that carries the database's work: its transactions where they clear the bar, else
+  // its statements where those rose more (a real app's many statements in a few transactions).
+  const dbLoad = dbCallsPerRequest(s, base, impact, blackBox, bar);
+  const rise = dbLoad.calls.rise;
+  const explained = rise !== null && rise > 0 && lostHits > 0.05 ? Math.min(rise, lostHits) / Math.max(rise, lostHits) : 0;
+  const picked = dbLoad.picked;
+  const shifted = picked.rise !== null && picked.rise >= bar;
+  // named in the finding where they carried the shift
+  const byStatements = shifted && picked.count === "statements";
   out.push({
     name: "load-shift",
     score: cacheKnown && lostHits >= 0.1 && shifted ? (round(clamp01(lostHits / 0.5) * 0.7 + (saturated ? 0.3 : 0)) ?? 0) : 0,
@@ -277,23 +276,23 @@ export function mechanisms(
       db_load_multiple: round(multiple, 1),
       alpha_db: round(alphaDb, 1),
       db_cpu_share_of_limit: round(sat),
-      db_statements_per_request: round(stmtI),
-      baseline_db_statements_per_request: round(stmtB),
+      db_statements_per_request: round(dbLoad.statements.later),
+      baseline_db_statements_per_request: round(dbLoad.statements.base),
     },
     sources: [
       `cache hits: ${hitsI.source}`,
       `database calls: ${callsI.source}`,
       `requests: ${usersSource}`,
       ...(sat !== null ? ["database CPU: its cgroup"] : []),
-      ...(byStatements ? [`statements: ${names(s, "postgres")} (postgres pg_stat_statements calls)`] : []),
+      ...(byStatements ? [`statements: ${picked.source}`] : []),
     ],
     finding: !cacheKnown
       ? "no cache in the topology: no load could shift from one"
       : `cache hits per request ${x2(hitPerReqB)} → ${x2(hitPerReqI)}; database calls per request ${x2(perReqB)} → ${x2(perReqI)}` +
         (rise !== null && rise > 0 ? ` (lost hits explain ${Math.round(explained * 100)} % of the rise)` : "") +
         (sat !== null ? `; database CPU at ${Math.round(sat * 100)} % of its limit` : "") +
-        (byStatements ? `; its statements per request ${x2(stmtB)} → ${x2(stmtI)} (pg_stat_statements)` : "") +
-        (saturated && shifted && Math.max(rise ?? 0, byStatements ? (stmtRise ?? 0) : 0) < 0.5 * lostHits
+        (byStatements ? `; its statements per request ${x2(picked.base)} → ${x2(picked.later)} (pg_stat_statements)` : "") +
+        (saturated && shifted && (picked.rise ?? 0) < 0.5 * lostHits
           ? " (at its CPU limit it finishes only part of what is asked: half the bar)"
           : ""),
   });

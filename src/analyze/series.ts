@@ -4,6 +4,7 @@ import type { LoadSample } from "../load/driver.js";
 import type { ComponentsSample } from "../observe/observer.js";
 import type { Reading } from "../observe/samplers.js";
 import { type Selector, selectorText } from "../scenario/selector.js";
+import { REDIS_COUNTERS } from "../types/redis-info.js";
 
 export interface UserSecond {
   offered: number;
@@ -42,15 +43,7 @@ export interface Series {
 /** Counters: their increase over the second becomes a rate; a drop is a restart (counter reset). */
 const COUNTERS: Record<string, string[]> = {
   memcached: ["total_connections", "rejected_connections", "listen_disabled_num", "cmd_get", "get_hits", "get_misses"],
-  redis: [
-    "total_connections_received",
-    "rejected_connections",
-    "keyspace_hits",
-    "keyspace_misses",
-    "evicted_keys",
-    "expired_keys",
-    "total_commands_processed",
-  ],
+  redis: REDIS_COUNTERS,
   postgres: ["xact_commit", "xact_rollback", "sessions", "sessions_fatal", "sessions_killed", "sessions_abandoned", "calls", "exec_ms"],
   mariadb: [
     "questions",

@@ -6,8 +6,8 @@ import { patchSettings } from "./admin.js";
 import { Admission, type SlotSource } from "./admission.js";
 import { CacheClients } from "./cache-clients.js";
 import { type AppConfig, type AppSettings, rowsFor, settingsOf } from "./config.js";
-import { Database } from "./db.js";
-import { MariaDatabase, isMysqlUrl } from "./mariadb.js";
+import { Database, type DatabaseDriver, postgresDriver } from "./db.js";
+import { isMysqlUrl, mariadbDriver } from "./mariadb.js";
 import { ItemService } from "./items.js";
 import { BackgroundJobs } from "./jobs.js";
 import { Ballast, Leak, MemoryShedder, memoryLimit, startupLoad } from "./memory.js";
@@ -108,7 +108,7 @@ export async function startApp(config: AppConfig, opts: StartOptions = {}): Prom
 
   const url = config.databaseUrl;
   const db = url
-    ? new (isMysqlUrl(url) ? MariaDatabase : Database)(url, {
+    ? new Database((isMysqlUrl(url) ? mariadbDriver(url) : postgresDriver(url)) as DatabaseDriver<unknown>, {
         get poolSize() {
           return live.current.dbPoolSize;
         },

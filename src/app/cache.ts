@@ -55,34 +55,49 @@ export interface CacheConnectionOptions {
   onConnection?: () => void;
 }
 
-/** memjs' own timeouts: far above any hard deadline of ours, which is what bounds an operation. */
-const MEMJS_TIMEOUT_S = 60;
-
 type Callback<T> = (err: Error | null, value: T) => void;
 
-/** One memjs client and what it has opened, discarded whole after a failure. */
-interface Generation {
-  client: memjs.Client;
-  sockets: Set<Socket>;
+/** One client of a cache connection and what it has opened, discarded whole after a failure. */
+export interface FailoverGeneration {
   /** Fails every operation still waiting on this client. */
   pending: Set<(err: Error) => void>;
 }
 
-const silentLogger = { log: () => {} };
-
-export class MemcachedCache implements CacheConnection {
-  private gen: Generation | undefined;
+/**
+ * The failure handling a load test needs from one cache connection, whatever the client library
+ * (memcached's memjs here, Redis's ioredis in redis-cache.ts): every operation has a hard deadline
+ * of its own; any connection-level error, timeout or close by the server marks the connection
+ * down for `failoverMs` (operations fail at once, callers go to the database), and the client is
+ * thrown away with what it opened. The next operation after the window creates a fresh client,
+ * i.e. reconnects. A subclass opens and tears down its client and tells a reply error from a
+ * healthy server (which says nothing about the connection).
+ */
+export abstract class CacheFailover<G extends FailoverGeneration> implements CacheConnection {
+  protected gen: G | undefined;
   private downUntil = 0;
   private downSince: number | undefined;
   private closed = false;
-  private readonly log: (line: string) => void;
+  protected readonly log: (line: string) => void;
 
   constructor(
     readonly addr: string,
-    private readonly opts: CacheConnectionOptions,
+    protected readonly opts: CacheConnectionOptions,
+    /** in errors and log lines: "memcached", "redis" */
+    private readonly kind: string,
   ) {
     this.log = opts.log ?? (() => {});
   }
+
+  abstract get(key: string): Promise<string | null>;
+  abstract set(key: string, value: string, ttlS: number): Promise<void>;
+  /** A new client (its connection opens on first use or at once). */
+  protected abstract open(): G;
+  /** Closes what a discarded client opened. */
+  protected abstract teardown(gen: G): void;
+  /** An error status from a healthy server, which does not mean the connection is bad. */
+  protected abstract replyOnly(err: Error): boolean;
+  /** After an operation was handed to the client. */
+  protected started(_gen: G): void {}
 
   /** True while a recent failure keeps the cache marked down. */
   get isDown(): boolean {
@@ -99,16 +114,6 @@ export class MemcachedCache implements CacheConnection {
     await this.get("cascade:connect").catch(() => {});
   }
 
-  get(key: string): Promise<string | null> {
-    return this.op<string | null>("get", (client, cb) =>
-      client.get(key, (err, value) => cb(err, value === null ? null : value.toString("utf8"))),
-    );
-  }
-
-  set(key: string, value: string, ttlS: number): Promise<void> {
-    return this.op<void>("set", (client, cb) => client.set(key, value, { expires: ttlS }, (err) => cb(err, undefined)));
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     const gen = this.gen;
@@ -116,9 +121,9 @@ export class MemcachedCache implements CacheConnection {
     if (gen) this.discard(gen, new CacheError("cache closed"));
   }
 
-  private op<T>(what: string, run: (client: memjs.Client, cb: Callback<T>) => void): Promise<T> {
+  protected op<T>(what: string, run: (gen: G, cb: Callback<T>) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      let gen: Generation;
+      let gen: G;
       try {
         gen = this.current();
       } catch (e) {
@@ -132,13 +137,11 @@ export class MemcachedCache implements CacheConnection {
         clearTimeout(timer);
         gen.pending.delete(fail);
         if (err) {
-          // memjs reports error *statuses* from a healthy server (e.g. "MemJS SET: Value too
-          // large") with this prefix; those do not mean the connection is bad.
-          if (!err.message.startsWith("MemJS ")) this.failed(gen, err);
-          reject(err instanceof CacheError ? err : new CacheError(`memcached ${what}: ${errorMessage(err)}`));
+          if (!this.replyOnly(err)) this.failed(gen, err);
+          reject(err instanceof CacheError ? err : new CacheError(`${this.kind} ${what}: ${errorMessage(err)}`));
         } else {
           if (this.downSince !== undefined && gen === this.gen) {
-            this.log(`memcached ${this.addr} is back after ${Date.now() - this.downSince} ms`);
+            this.log(`${this.kind} ${this.addr} is back after ${Date.now() - this.downSince} ms`);
             this.downSince = undefined;
           }
           resolve(value);
@@ -147,35 +150,88 @@ export class MemcachedCache implements CacheConnection {
       const fail = (err: Error): void => finish(err, undefined as T);
       gen.pending.add(fail);
       const timeoutMs = this.opts.timeoutMs;
-      const timer = setTimeout(() => fail(new CacheError(`memcached ${what} timed out after ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => fail(new CacheError(`${this.kind} ${what} timed out after ${timeoutMs} ms`)), timeoutMs);
       try {
-        run(gen.client, finish);
+        run(gen, finish);
       } catch (e) {
         fail(e instanceof Error ? e : new Error(String(e)));
       }
-      this.track(gen);
+      this.started(gen);
     });
   }
 
-  private current(): Generation {
+  private current(): G {
     if (this.closed) throw new CacheError("cache closed");
-    if (Date.now() < this.downUntil) throw new CacheError(`memcached ${this.addr} marked down`);
-    if (!this.gen) {
-      const client = memjs.Client.create(this.addr, {
-        retries: 0, // one attempt: a failure goes straight to the caller (and the database)
-        failover: false, // failover/dead-marking is done here, see the top of the file
-        timeout: MEMJS_TIMEOUT_S,
-        conntimeout: MEMJS_TIMEOUT_S,
-        keepAlive: true,
-        logger: silentLogger,
-      });
-      this.gen = { client, sockets: new Set(), pending: new Set() };
-    }
+    if (Date.now() < this.downUntil) throw new CacheError(`${this.kind} ${this.addr} marked down`);
+    this.gen ??= this.open();
     return this.gen;
   }
 
+  /** Marks the connection down after a failure of `gen` (once: a later event of a discarded client is ignored). */
+  protected failed(gen: G, err: Error): void {
+    if (gen !== this.gen) return; // that client was already discarded
+    this.gen = undefined;
+    const failoverMs = this.opts.failoverMs;
+    this.downUntil = Date.now() + failoverMs;
+    if (this.downSince === undefined) {
+      this.downSince = Date.now();
+      this.log(`${this.kind} ${this.addr} marked down for ${failoverMs} ms: ${errorMessage(err)}`);
+    }
+    this.discard(gen, new CacheError(`${this.kind} connection dropped: ${errorMessage(err)}`));
+  }
+
+  private discard(gen: G, err: Error): void {
+    for (const fail of [...gen.pending]) fail(err);
+    this.teardown(gen);
+  }
+}
+
+/** memjs' own timeouts: far above any hard deadline of ours, which is what bounds an operation. */
+const MEMJS_TIMEOUT_S = 60;
+
+/** One memjs client and what it has opened, discarded whole after a failure. */
+interface Generation extends FailoverGeneration {
+  client: memjs.Client;
+  sockets: Set<Socket>;
+}
+
+const silentLogger = { log: () => {} };
+
+export class MemcachedCache extends CacheFailover<Generation> {
+  constructor(addr: string, opts: CacheConnectionOptions) {
+    super(addr, opts, "memcached");
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.op<string | null>("get", ({ client }, cb) =>
+      client.get(key, (err, value) => cb(err, value === null ? null : value.toString("utf8"))),
+    );
+  }
+
+  set(key: string, value: string, ttlS: number): Promise<void> {
+    return this.op<void>("set", ({ client }, cb) => client.set(key, value, { expires: ttlS }, (err) => cb(err, undefined)));
+  }
+
+  /** memjs reports error *statuses* from a healthy server (e.g. "MemJS SET: Value too large")
+   * with this prefix; those do not mean the connection is bad. */
+  protected replyOnly(err: Error): boolean {
+    return err.message.startsWith("MemJS ");
+  }
+
+  protected open(): Generation {
+    const client = memjs.Client.create(this.addr, {
+      retries: 0, // one attempt: a failure goes straight to the caller (and the database)
+      failover: false, // failover/dead-marking is done here, see the top of the file
+      timeout: MEMJS_TIMEOUT_S,
+      conntimeout: MEMJS_TIMEOUT_S,
+      keepAlive: true,
+      logger: silentLogger,
+    });
+    return { client, sockets: new Set(), pending: new Set() };
+  }
+
   /** Remembers the sockets memjs opened, so they can be destroyed even after memjs forgot them. */
-  private track(gen: Generation): void {
+  protected override started(gen: Generation): void {
     for (const server of gen.client.servers) {
       const sock = (server as unknown as { _socket?: Socket })._socket;
       if (sock && !gen.sockets.has(sock)) {
@@ -194,20 +250,7 @@ export class MemcachedCache implements CacheConnection {
     }
   }
 
-  private failed(gen: Generation, err: Error): void {
-    if (gen !== this.gen) return; // that client was already discarded
-    this.gen = undefined;
-    const failoverMs = this.opts.failoverMs;
-    this.downUntil = Date.now() + failoverMs;
-    if (this.downSince === undefined) {
-      this.downSince = Date.now();
-      this.log(`memcached ${this.addr} marked down for ${failoverMs} ms: ${errorMessage(err)}`);
-    }
-    this.discard(gen, new CacheError(`memcached connection dropped: ${errorMessage(err)}`));
-  }
-
-  private discard(gen: Generation, err: Error): void {
-    for (const fail of [...gen.pending]) fail(err);
+  protected teardown(gen: Generation): void {
     for (const sock of gen.sockets) sock.destroy();
     gen.sockets.clear();
   }

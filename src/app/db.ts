@@ -1,4 +1,5 @@
-// Postgres access: start-up schema/seed, and the bounded read the request path uses.
+// Database access: start-up schema/seed, a pool warmed before load, and the bounded read the request
+// path uses. One pool owner (Database) over a driver: Postgres here, MariaDB in mariadb.ts.
 import pg from "pg";
 import { TimeoutError, errorMessage, sleep, withDeadline } from "./timeout.js";
 
@@ -22,19 +23,46 @@ export interface DatabaseOptions {
   log?: (line: string) => void;
 }
 
-/** What the request path and start-up use of a database: Postgres (Database) or MariaDB (mariadb.ts). */
+/** The pool a database is read through at one moment: its driver's pool and the shape it was made with. */
+export interface PoolShape {
+  readonly poolSize: number;
+  readonly queryTimeoutMs: number;
+}
+
+/** What the request path and start-up use of a database (Postgres or MariaDB: one Database, two drivers). */
 export type Store = Pick<Database, "init" | "warm" | "reconfigure" | "getPayload" | "close">;
 
-export class Database {
-  private current: pg.Pool;
-  private poolShape: { poolSize: number; queryTimeoutMs: number };
+/**
+ * What differs between Postgres (pg) and MariaDB (mysql2): how a pool is made, ended and lent from,
+ * how the schema is seeded and how one item is read. The pool's life (a new pool on reconfigure,
+ * the old one ended when its reads are over), start-up retries, warming and the read's deadline
+ * are the Database's.
+ */
+export interface DatabaseDriver<P> {
+  /** in log lines and errors: "postgres", "mariadb" */
+  readonly name: string;
+  /** `report(what)` for an error on an idle pooled connection, which must not crash the process */
+  makePool(shape: PoolShape, report: (what: string) => void): P;
+  endPool(pool: P): Promise<void>;
+  /** a pooled connection, held until release() */
+  connect(pool: P): Promise<{ release(): void }>;
+  /** Creates `items` and seeds ids [0, keys) once, serialised across replicas. */
+  initOnce(keys: number, connectTimeoutMs: number): Promise<void>;
+  /** The rows for item `id`; `gaveUp()` turns true once the caller's deadline has passed. */
+  read(pool: P, id: number, opts: DatabaseOptions, timeoutMs: number, gaveUp: () => boolean): Promise<Array<{ payload: string | null }>>;
+}
+
+/** One owner of a database pool, whatever the driver. */
+export class Database<P = unknown> {
+  private current: P;
+  private poolShape: PoolShape;
   private readonly log: (line: string) => void;
   private lastLogged = 0;
   private closed = false;
   private readonly retired = new Set<Promise<void>>();
 
   constructor(
-    private readonly url: string,
+    private readonly driver: DatabaseDriver<P>,
     private readonly opts: DatabaseOptions,
   ) {
     this.log = opts.log ?? (() => {});
@@ -42,43 +70,22 @@ export class Database {
     this.current = this.makePool();
   }
 
-  get pool(): pg.Pool {
+  get pool(): P {
     return this.current;
   }
 
-  private makePool(): pg.Pool {
-    const { poolSize, queryTimeoutMs } = this.poolShape;
-    const pool = new pg.Pool({
-      connectionString: this.url,
-      max: poolSize,
-      // Inner timeouts no longer than the outer deadline, so a read that was given up also
-      // releases its pool slot / connection: a timed-out query makes pg-pool destroy the client,
-      // and statement_timeout makes the server cancel the query.
-      connectionTimeoutMillis: Math.ceil(queryTimeoutMs),
-      query_timeout: Math.ceil(queryTimeoutMs),
-      statement_timeout: Math.ceil(queryTimeoutMs),
-      idleTimeoutMillis: 10_000,
-      keepAlive: true,
-      application_name: "cascade-app",
-      // The costly read's generate_series is materialized; past work_mem (4 MB by default, ~80k
-      // rows) it spills to disk and a row costs twice the CPU. Room for it keeps the cost linear
-      // in rows, as the harness's calibration (which sets the same) assumes.
-      options: WORK_MEM_OPTION,
-    });
-    // An idle pooled connection that dies (Postgres restarted, link cut) is reported here; without
-    // a listener it would crash the process. The pool drops that connection by itself.
-    pool.on("error", (err) => {
+  private makePool(): P {
+    return this.driver.makePool(this.poolShape, (what) => {
       if (Date.now() - this.lastLogged > 5000) {
         this.lastLogged = Date.now();
-        this.log(`postgres: idle connection error: ${errorMessage(err)}`);
+        this.log(`${this.driver.name}: ${what}`);
       }
     });
-    return pool;
   }
 
   /**
    * Applies a changed poolSize / queryTimeoutMs: new reads use a new pool; the old one is ended
-   * once the reads using it are over (pg-pool's end() waits for checked-out connections).
+   * once the reads using it are over (both drivers' end() wait for checked-out connections).
    */
   reconfigure(): void {
     const { poolSize, queryTimeoutMs } = this.opts;
@@ -86,33 +93,34 @@ export class Database {
     const old = this.current;
     this.poolShape = { poolSize, queryTimeoutMs };
     this.current = this.makePool();
-    const ending = old.end().catch(() => {});
+    const ending = this.driver.endPool(old).catch(() => {});
     this.retired.add(ending);
     void ending.then(() => this.retired.delete(ending));
   }
 
   /**
-   * Creates `items` and seeds ids [0, keys), safe when several replicas start together (a
-   * transaction-scoped advisory lock; existing rows are kept). Retries every 500 ms while the
-   * database cannot be reached or fails, and rejects after `timeoutMs`.
+   * Creates `items` and seeds ids [0, keys), safe when several replicas start together (existing
+   * rows are kept). Retries every 500 ms while the database cannot be reached or fails, and
+   * rejects after `timeoutMs`.
    */
   async init(keys: number, timeoutMs: number): Promise<void> {
+    const name = this.driver.name;
     const start = Date.now();
     let attempts = 0;
     for (;;) {
       attempts++;
       try {
-        await this.initOnce(keys, Math.max(250, Math.min(5000, timeoutMs - (Date.now() - start))));
-        this.log(`postgres: table items ready with ${keys} keys (attempt ${attempts})`);
+        await this.driver.initOnce(keys, Math.max(250, Math.min(5000, timeoutMs - (Date.now() - start))));
+        this.log(`${name}: table items ready with ${keys} keys (attempt ${attempts})`);
         return;
       } catch (e) {
         if (this.closed) throw new Error("database closed during start-up");
         const elapsed = Date.now() - start;
         if (elapsed + INIT_RETRY_MS > timeoutMs) {
-          throw new Error(`postgres not ready after ${attempts} attempts in ${elapsed} ms: ${errorMessage(e)}`);
+          throw new Error(`${name} not ready after ${attempts} attempts in ${elapsed} ms: ${errorMessage(e)}`);
         }
         if (attempts === 1 || attempts % 10 === 0) {
-          this.log(`postgres: start-up attempt ${attempts} failed (${errorMessage(e)}); retrying every ${INIT_RETRY_MS} ms`);
+          this.log(`${name}: start-up attempt ${attempts} failed (${errorMessage(e)}); retrying every ${INIT_RETRY_MS} ms`);
         }
         await sleep(INIT_RETRY_MS);
       }
@@ -127,61 +135,108 @@ export class Database {
    */
   async warm(): Promise<number> {
     const pool = this.current;
-    const held: pg.PoolClient[] = [];
+    const held: Array<{ release(): void }> = [];
     try {
-      for (let i = 0; i < this.poolShape.poolSize; i++) held.push(await pool.connect());
+      for (let i = 0; i < this.poolShape.poolSize; i++) held.push(await this.driver.connect(pool));
     } catch (e) {
-      this.log(`postgres: warmed ${held.length} of ${this.poolShape.poolSize} pool connections (${errorMessage(e)})`);
+      this.log(`${this.driver.name}: warmed ${held.length} of ${this.poolShape.poolSize} pool connections (${errorMessage(e)})`);
     } finally {
       for (const c of held) c.release();
     }
     return held.length;
   }
 
-  private async initOnce(keys: number, connectTimeoutMs: number): Promise<void> {
-    // A client of its own, not the pool: seeding many keys may take longer than statement_timeout.
-    const client = new pg.Client({
-      connectionString: this.url,
-      connectionTimeoutMillis: connectTimeoutMs,
-      application_name: "cascade-app-init",
-    });
-    client.on("error", () => {}); // reported through the failing query instead
-    try {
-      await client.connect();
-      await client.query("BEGIN");
-      await client.query("SELECT pg_advisory_xact_lock($1)", [INIT_LOCK_KEY]);
-      await client.query("CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, payload text)");
-      await client.query(
-        `INSERT INTO items (id, payload)
-           SELECT g, 'item-' || g || '-' || md5(g::text) FROM generate_series(0, $1::int - 1) AS g
-         ON CONFLICT (id) DO NOTHING`,
-        [keys],
-      );
-      await client.query("COMMIT");
-    } finally {
-      await client.end().catch(() => {});
-    }
-  }
-
   /** The payload of item `id`, or null if there is no such row. Rejects within queryTimeoutMs. */
   async getPayload(id: number): Promise<string | null> {
-    const res = await withDeadline(
-      this.current.query<{ payload: string | null }>(itemQuery(id, this.opts.queryCost ?? 0, this.opts.queryLatencyMs ?? 0)),
-      this.poolShape.queryTimeoutMs,
-      "postgres query",
-    );
-    const row = res.rows[0];
-    if (!row) return null;
-    return row.payload ?? "";
+    const ms = this.poolShape.queryTimeoutMs;
+    let gaveUp = false;
+    try {
+      const rows = await withDeadline(
+        this.driver.read(this.current, id, this.opts, ms, () => gaveUp),
+        ms,
+        `${this.driver.name} query`,
+      );
+      const row = rows[0];
+      if (!row) return null;
+      return row.payload ?? "";
+    } catch (e) {
+      gaveUp = true;
+      throw e;
+    }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await withDeadline(Promise.all([this.current.end(), ...this.retired]), 2000, "closing the postgres pool").catch((e: unknown) => {
+    await withDeadline(
+      Promise.all([this.driver.endPool(this.current), ...this.retired]),
+      2000,
+      `closing the ${this.driver.name} pool`,
+    ).catch((e: unknown) => {
       if (!(e instanceof TimeoutError)) throw e;
     });
   }
+}
+
+/** Postgres through pg. */
+export function postgresDriver(url: string): DatabaseDriver<pg.Pool> {
+  return {
+    name: "postgres",
+    makePool({ poolSize, queryTimeoutMs }, report) {
+      const pool = new pg.Pool({
+        connectionString: url,
+        max: poolSize,
+        // Inner timeouts no longer than the outer deadline, so a read that was given up also
+        // releases its pool slot / connection: a timed-out query makes pg-pool destroy the client,
+        // and statement_timeout makes the server cancel the query.
+        connectionTimeoutMillis: Math.ceil(queryTimeoutMs),
+        query_timeout: Math.ceil(queryTimeoutMs),
+        statement_timeout: Math.ceil(queryTimeoutMs),
+        idleTimeoutMillis: 10_000,
+        keepAlive: true,
+        application_name: "cascade-app",
+        // The costly read's generate_series is materialized; past work_mem (4 MB by default, ~80k
+        // rows) it spills to disk and a row costs twice the CPU. Room for it keeps the cost linear
+        // in rows, as the harness's calibration (which sets the same) assumes.
+        options: WORK_MEM_OPTION,
+      });
+      // An idle pooled connection that dies (Postgres restarted, link cut) is reported here; without
+      // a listener it would crash the process. The pool drops that connection by itself.
+      pool.on("error", (err) => report(`idle connection error: ${errorMessage(err)}`));
+      return pool;
+    },
+    endPool: (pool) => pool.end(),
+    connect: (pool) => pool.connect(),
+    async initOnce(keys, connectTimeoutMs) {
+      // A client of its own, not the pool: seeding many keys may take longer than statement_timeout.
+      // A transaction-scoped advisory lock serialises replicas.
+      const client = new pg.Client({
+        connectionString: url,
+        connectionTimeoutMillis: connectTimeoutMs,
+        application_name: "cascade-app-init",
+      });
+      client.on("error", () => {}); // reported through the failing query instead
+      try {
+        await client.connect();
+        await client.query("BEGIN");
+        await client.query("SELECT pg_advisory_xact_lock($1)", [INIT_LOCK_KEY]);
+        await client.query("CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, payload text)");
+        await client.query(
+          `INSERT INTO items (id, payload)
+             SELECT g, 'item-' || g || '-' || md5(g::text) FROM generate_series(0, $1::int - 1) AS g
+           ON CONFLICT (id) DO NOTHING`,
+          [keys],
+        );
+        await client.query("COMMIT");
+      } finally {
+        await client.end().catch(() => {});
+      }
+    },
+    async read(pool, id, opts) {
+      const res = await pool.query<{ payload: string | null }>(itemQuery(id, opts.queryCost ?? 0, opts.queryLatencyMs ?? 0));
+      return res.rows;
+    },
+  };
 }
 
 /**

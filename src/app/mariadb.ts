@@ -1,145 +1,70 @@
-// MariaDB/MySQL access (DATABASE_URL mysql:// or mariadb://), the same contract as db.ts's
+// MariaDB/MySQL driver (DATABASE_URL mysql:// or mariadb://) for db.ts's Database, the same contract as
 // Postgres: start-up schema/seed, a pool warmed before load, and the bounded read the request path
 // uses, whose declared CPU cost is spent by the server (BENCHMARK iterations, calibrated by the
 // harness per CPU-ms as Postgres's generate_series rows are). mysql2: the maintained MySQL client
 // for Node (promise API, pools, per-query timeouts, TypeScript types; mysqljs/mysql is unmaintained).
 import { createHash } from "node:crypto";
 import mysql from "mysql2/promise";
-import type { DatabaseOptions } from "./db.js";
-import { TimeoutError, errorMessage, sleep, withDeadline } from "./timeout.js";
+import type { DatabaseDriver } from "./db.js";
+import { TimeoutError, errorMessage } from "./timeout.js";
 
-const INIT_RETRY_MS = 500;
 const SEED_BATCH = 1000;
 const CLIENT_GRACE_MS = 1000;
 
-export class MariaDatabase {
-  private current: mysql.Pool;
-  private poolShape: { poolSize: number; queryTimeoutMs: number };
-  private readonly log: (line: string) => void;
-  private readonly conn: mysql.ConnectionOptions;
-  private lastLogged = 0;
-  private closed = false;
-  private readonly retired = new Set<Promise<void>>();
-
-  constructor(
-    url: string,
-    private readonly opts: DatabaseOptions,
-    /** the password when the URL has none (MYSQL_PWD, as the mysql client reads it) */
-    password = process.env.MYSQL_PWD,
-  ) {
-    this.log = opts.log ?? (() => {});
-    const u = new URL(url);
-    this.conn = {
-      host: u.hostname,
-      port: Number(u.port || 3306),
-      user: decodeURIComponent(u.username),
-      database: decodeURIComponent(u.pathname.replace(/^\//, "")),
-      ...(u.password ? { password: decodeURIComponent(u.password) } : password !== undefined ? { password } : {}),
-    };
-    this.poolShape = { poolSize: opts.poolSize, queryTimeoutMs: opts.queryTimeoutMs };
-    this.current = this.makePool();
-  }
-
-  private makePool(): mysql.Pool {
-    const { poolSize, queryTimeoutMs } = this.poolShape;
-    const pool = mysql.createPool({
-      ...this.conn,
-      connectionLimit: poolSize,
-      maxIdle: poolSize,
-      idleTimeout: 10_000,
-      waitForConnections: true,
-      queueLimit: 0,
-      connectTimeout: Math.max(1000, Math.ceil(queryTimeoutMs)),
-      enableKeepAlive: true,
-    });
-    // An idle pooled connection that dies (server restarted, link cut) is reported here; without a
-    // listener it would crash the process. The pool drops that connection by itself.
-    pool.on("connection", (c) => {
-      c.on("error", (err) => {
-        if (Date.now() - this.lastLogged > 5000) {
-          this.lastLogged = Date.now();
-          this.log(`mariadb: connection error: ${errorMessage(err)}`);
-        }
+/** MariaDB/MySQL through mysql2; the password is MYSQL_PWD's (as the mysql client reads it) when the URL has none. */
+export function mariadbDriver(url: string, password = process.env.MYSQL_PWD): DatabaseDriver<mysql.Pool> {
+  const u = new URL(url);
+  const conn: mysql.ConnectionOptions = {
+    host: u.hostname,
+    port: Number(u.port || 3306),
+    user: decodeURIComponent(u.username),
+    database: decodeURIComponent(u.pathname.replace(/^\//, "")),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : password !== undefined ? { password } : {}),
+  };
+  return {
+    name: "mariadb",
+    makePool({ poolSize, queryTimeoutMs }, report) {
+      const pool = mysql.createPool({
+        ...conn,
+        connectionLimit: poolSize,
+        maxIdle: poolSize,
+        idleTimeout: 10_000,
+        waitForConnections: true,
+        queueLimit: 0,
+        connectTimeout: Math.max(1000, Math.ceil(queryTimeoutMs)),
+        enableKeepAlive: true,
       });
-    });
-    return pool;
-  }
-
-  /** As Database.reconfigure: new reads use a new pool; the old one is ended. */
-  reconfigure(): void {
-    const { poolSize, queryTimeoutMs } = this.opts;
-    if (this.closed || (poolSize === this.poolShape.poolSize && queryTimeoutMs === this.poolShape.queryTimeoutMs)) return;
-    const old = this.current;
-    this.poolShape = { poolSize, queryTimeoutMs };
-    this.current = this.makePool();
-    const ending = old.end().catch(() => {});
-    this.retired.add(ending);
-    void ending.then(() => this.retired.delete(ending));
-  }
-
-  /** Creates `items` and seeds ids [0, keys), as Database.init (GET_LOCK serialises replicas). */
-  async init(keys: number, timeoutMs: number): Promise<void> {
-    const start = Date.now();
-    let attempts = 0;
-    for (;;) {
-      attempts++;
+      // An idle pooled connection that dies (server restarted, link cut) is reported here; without a
+      // listener it would crash the process. The pool drops that connection by itself.
+      pool.on("connection", (c) => {
+        c.on("error", (err) => report(`connection error: ${errorMessage(err)}`));
+      });
+      return pool;
+    },
+    endPool: (pool) => pool.end(),
+    connect: (pool) => pool.getConnection(),
+    /** GET_LOCK serialises replicas. */
+    async initOnce(keys, connectTimeoutMs) {
+      const c = await mysql.createConnection({ ...conn, connectTimeout: connectTimeoutMs });
+      c.on("error", () => {}); // reported through the failing query instead
       try {
-        await this.initOnce(keys, Math.max(250, Math.min(5000, timeoutMs - (Date.now() - start))));
-        this.log(`mariadb: table items ready with ${keys} keys (attempt ${attempts})`);
-        return;
-      } catch (e) {
-        if (this.closed) throw new Error("database closed during start-up");
-        const elapsed = Date.now() - start;
-        if (elapsed + INIT_RETRY_MS > timeoutMs)
-          throw new Error(`mariadb not ready after ${attempts} attempts in ${elapsed} ms: ${errorMessage(e)}`);
-        if (attempts === 1 || attempts % 10 === 0)
-          this.log(`mariadb: start-up attempt ${attempts} failed (${errorMessage(e)}); retrying every ${INIT_RETRY_MS} ms`);
-        await sleep(INIT_RETRY_MS);
+        await c.query("SELECT GET_LOCK('cascade-init', 30)");
+        await c.query("CREATE TABLE IF NOT EXISTS items (id INT PRIMARY KEY, payload TEXT)");
+        for (let from = 0; from < keys; from += SEED_BATCH) {
+          const rows = Array.from({ length: Math.min(SEED_BATCH, keys - from) }, (_, i) => {
+            const g = from + i;
+            return [g, `item-${g}-${createHash("md5").update(String(g)).digest("hex")}`];
+          });
+          await c.query("INSERT IGNORE INTO items (id, payload) VALUES ?", [rows]);
+        }
+        await c.query("SELECT RELEASE_LOCK('cascade-init')");
+      } finally {
+        c.destroy();
       }
-    }
-  }
-
-  private async initOnce(keys: number, connectTimeoutMs: number): Promise<void> {
-    const c = await mysql.createConnection({ ...this.conn, connectTimeout: connectTimeoutMs });
-    c.on("error", () => {}); // reported through the failing query instead
-    try {
-      await c.query("SELECT GET_LOCK('cascade-init', 30)");
-      await c.query("CREATE TABLE IF NOT EXISTS items (id INT PRIMARY KEY, payload TEXT)");
-      for (let from = 0; from < keys; from += SEED_BATCH) {
-        const rows = Array.from({ length: Math.min(SEED_BATCH, keys - from) }, (_, i) => {
-          const g = from + i;
-          return [g, `item-${g}-${createHash("md5").update(String(g)).digest("hex")}`];
-        });
-        await c.query("INSERT IGNORE INTO items (id, payload) VALUES ?", [rows]);
-      }
-      await c.query("SELECT RELEASE_LOCK('cascade-init')");
-    } finally {
-      c.destroy();
-    }
-  }
-
-  /** Opens the pool's connections one after another before load, as Database.warm. */
-  async warm(): Promise<number> {
-    const pool = this.current;
-    const held: mysql.PoolConnection[] = [];
-    try {
-      for (let i = 0; i < this.poolShape.poolSize; i++) held.push(await pool.getConnection());
-    } catch (e) {
-      this.log(`mariadb: warmed ${held.length} of ${this.poolShape.poolSize} pool connections (${errorMessage(e)})`);
-    } finally {
-      for (const c of held) c.release();
-    }
-    return held.length;
-  }
-
-  /** The payload of item `id`, or null if there is no such row. Rejects within queryTimeoutMs. */
-  async getPayload(id: number): Promise<string | null> {
-    const pool = this.current;
-    const ms = this.poolShape.queryTimeoutMs;
-    let gaveUp = false;
-    const work = (async () => {
+    },
+    async read(pool, id, opts, ms, gaveUp) {
       const c = await pool.getConnection();
-      if (gaveUp) {
+      if (gaveUp()) {
         c.release(); // the caller has moved on: do not run a read nobody waits for
         throw new TimeoutError("gave up waiting for a pooled connection");
       }
@@ -149,7 +74,7 @@ export class MariaDatabase {
         // half done, and a database behind its backlog spent its CPU on reads nobody got (measured:
         // ~90 of 100 statements/s stopped, no recovery after the cache came back). This side's
         // timeout, a second later, is for a server that does not answer at all.
-        const q = mariadbItemQuery(id, this.opts.queryCost ?? 0, this.opts.queryLatencyMs ?? 0, ms);
+        const q = mariadbItemQuery(id, opts.queryCost ?? 0, opts.queryLatencyMs ?? 0, ms);
         const [rows] = await c.query({ ...q, timeout: ms + CLIENT_GRACE_MS });
         c.release();
         return rows as Array<{ payload: string | null }>;
@@ -162,25 +87,8 @@ export class MariaDatabase {
         else c.release();
         throw e;
       }
-    })();
-    try {
-      const rows = await withDeadline(work, ms, "mariadb query");
-      const row = rows[0];
-      if (!row) return null;
-      return row.payload ?? "";
-    } catch (e) {
-      gaveUp = true;
-      throw e;
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await withDeadline(Promise.all([this.current.end(), ...this.retired]), 2000, "closing the mariadb pool").catch((e: unknown) => {
-      if (!(e instanceof TimeoutError)) throw e;
-    });
-  }
+    },
+  };
 }
 
 /**

@@ -9,6 +9,7 @@ import { MemcachedReader } from "./sources/memcached.js";
 import { MariadbReader } from "./sources/mariadb.js";
 import { PostgresReader } from "./sources/postgres.js";
 import { RedisReader } from "./sources/redis.js";
+import { REDIS_KEYS } from "../types/redis-info.js";
 import { type Selector, scrape, type Series, select, sumOf } from "./sources/prometheus.js";
 
 export type Reading = Record<string, number | string>;
@@ -33,22 +34,6 @@ const MEMCACHED_KEYS = [
   "get_hits",
   "get_misses",
   "curr_items",
-] as const;
-
-/** Redis INFO: clients, the stats a cache story needs, memory against maxmemory, keys held. */
-const REDIS_KEYS = [
-  "connected_clients",
-  "maxclients",
-  "total_connections_received",
-  "rejected_connections",
-  "keyspace_hits",
-  "keyspace_misses",
-  "evicted_keys",
-  "expired_keys",
-  "total_commands_processed",
-  "used_memory",
-  "maxmemory",
-  "keys",
 ] as const;
 
 /** Series of the reference app (and any app using these names) worth a time series. */

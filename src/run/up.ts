@@ -57,18 +57,13 @@ export async function bringUp(
   const images: ImagesUsed = { source, roles: {} };
   for (const [role, ref] of Object.entries(refs)) if (ref) images.roles[role] = { ref, id: await imageId(ref).catch(() => "unknown") };
   // Services built from their own Dockerfile folder: once per service, every replica runs it.
-  const built = new Map<string, string>();
+  const built: Record<string, string> = {};
   for (const c of plan.containers) {
-    if (!("build" in c.image)) continue;
-    let ref = built.get(c.service);
-    if (!ref) {
-      const r = await ensureUserImage(c.service, c.image.build, c.image.tag, (l) => progress(`  ${l}`));
-      ref = r.ref;
-      built.set(c.service, ref);
-      progress(`  build ${c.service}: ${ref} ${r.action} in ${(r.ms / 1000).toFixed(1)} s`);
-      images.roles[`build:${c.service}`] = { ref, id: await imageId(ref).catch(() => "unknown") };
-    }
-    c.image.ref = ref;
+    if (!("build" in c.image) || built[c.service]) continue;
+    const r = await ensureUserImage(c.service, c.image.build, c.image.tag, (l) => progress(`  ${l}`));
+    built[c.service] = r.ref;
+    progress(`  build ${c.service}: ${r.ref} ${r.action} in ${(r.ms / 1000).toFixed(1)} s`);
+    images.roles[`build:${c.service}`] = { ref: r.ref, id: await imageId(r.ref).catch(() => "unknown") };
     signal?.throwIfAborted();
   }
   const images_ms = Date.now() - t;
@@ -78,20 +73,24 @@ export async function bringUp(
   progress(`topology up: run ${runtime.runId}, ${plan.containers.length} containers`);
   let toxiproxy: ToxiproxyApi | undefined;
   const calibrations: DbCalibration[] = [];
-  await runtime.up(plan, refs, {
-    progress,
-    ...(signal ? { signal } : {}),
-    ...(opts.onLeaseLost ? { onLeaseLost: opts.onLeaseLost } : {}),
-    onReady: async (c) => {
-      if (c.service === TOXIPROXY_SERVICE) {
-        toxiproxy = new ToxiproxyApi(await runtime.endpoint(TOXIPROXY_SERVICE, 1, TOXIPROXY_API_PORT));
-        await toxiproxy.createProxies(plan.proxies);
-      }
-      await opts.onComponentReady?.(c);
-      const need = opts.calibrate?.find((n) => n.db === c.service);
-      if (need && c.replica === 1) calibrations.push(await calibrate(plan, runtime, need, progress, signal));
+  await runtime.up(
+    plan,
+    { ...refs, built },
+    {
+      progress,
+      ...(signal ? { signal } : {}),
+      ...(opts.onLeaseLost ? { onLeaseLost: opts.onLeaseLost } : {}),
+      onReady: async (c) => {
+        if (c.service === TOXIPROXY_SERVICE) {
+          toxiproxy = new ToxiproxyApi(await runtime.endpoint(TOXIPROXY_SERVICE, 1, TOXIPROXY_API_PORT));
+          await toxiproxy.createProxies(plan.proxies);
+        }
+        await opts.onComponentReady?.(c);
+        const need = opts.calibrate?.find((n) => n.db === c.service);
+        if (need && c.replica === 1) calibrations.push(await calibrate(plan, runtime, need, progress, signal));
+      },
     },
-  });
+  );
   return { images, toxiproxy, calibrations, images_ms, up_ms: Date.now() - t };
 }
 

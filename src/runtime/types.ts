@@ -3,7 +3,9 @@
 import type { ContainerPlan, TopologyPlan } from "../topology/plan.js";
 import type { Role } from "../images/catalog.js";
 
-export type ImageRefs = Partial<Record<Role, string>>;
+/** Each role's image, and the image of each service built from its own Dockerfile folder (by
+ * service name: every replica runs it). The plan says what to build; this says what was built. */
+export type ImageRefs = Partial<Record<Role, string>> & { built?: Record<string, string> };
 
 export interface Endpoint {
   host: string;

@@ -38,9 +38,9 @@ export interface ContainerPlan {
   /** DNS name inside the run network, e.g. "app-2"; the service name is an alias for all replicas. */
   host: string;
   kind: ServiceKind | "toxiproxy";
-  /** Role whose image to use, a user image reference, or a Dockerfile folder to build (its `ref`
-   * is filled in when the image is built, before the container is created). */
-  image: { role: Role } | { ref: string } | { build: BuildPlan; tag?: string; ref?: string };
+  /** Role whose image to use, a user image reference, or a Dockerfile folder to build (what it
+   * was built as is the run's, in the runtime's ImageRefs, not the plan's). */
+  image: { role: Role } | { ref: string } | { build: BuildPlan; tag?: string };
   /** Names on the run network: its host name, and the service name unless a proxy answers on it. */
   aliases: string[];
   /** Env variables the runtime fills with this run's database password (never planned or recorded). */

@@ -10,31 +10,18 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { judge } from "../../src/analyze/analyze.js";
 import { readRun } from "../../src/analyze/stored.js";
-import { resolveSource } from "../../src/images/source.js";
 import { SCENARIOS_DIR } from "../../src/paths.js";
-import { type RunResult, runScenarioFile } from "../../src/run/run.js";
+import type { RunResult } from "../../src/run/run.js";
+import { mechanismNames, runScenario } from "./helpers.js";
 
 const dir = join(SCENARIOS_DIR, "catalog");
 const pairs = [...new Set(readdirSync(dir).map((f) => f.replace(/\.(naive|mitigated)\.yaml$/, "")))].sort();
 const out = mkdtempSync(join(tmpdir(), "cascade-catalog-"));
 const table: string[] = [];
 
-async function run(file: string): Promise<RunResult> {
-  const r = await runScenarioFile(join(dir, file), {
-    source: resolveSource().source,
-    progress: () => {},
-    signal: new AbortController().signal,
-    outDir: out,
-  });
-  if (r.status !== "completed" || !r.analysis) throw new Error(`${file}: run ${r.status}: ${r.error}`);
-  return r;
-}
+const run = (file: string) => runScenario(dir, file, out);
 
-const mechanismsOf = (r: RunResult) =>
-  [r.analysis?.primary, ...(r.analysis?.contributing ?? [])]
-    .filter((m) => m)
-    .map((m) => m?.name)
-    .join(", ") || "-";
+const mechanismsOf = (r: RunResult) => mechanismNames(r.analysis).join(", ") || "-";
 const seconds = (r: RunResult) => Math.round((Date.parse(r.ended) - Date.parse(r.started)) / 1000);
 /** The verdict, and when the setup did not hold, which bar it missed (a CI log shows only this table). */
 const verdictOf = (r: RunResult) =>

@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { docker } from "../../src/runtime/docker/client.js";
 import { LABEL } from "../../src/runtime/docker/labels.js";
 import { ROOT } from "../../src/paths.js";
+import { resolveSource } from "../../src/images/source.js";
+import { type RunResult, runScenarioFile } from "../../src/run/run.js";
 
 export async function objectsOfRun(runId: string): Promise<{ containers: number; networks: number }> {
   const d = docker();
@@ -65,3 +67,20 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
     });
   return { child, stderr: () => err, stdout: () => out, waitFor, exit };
 }
+
+/** Runs scenario `file` of folder `dir` to its end, writing its run folder under `outDir`; throws
+ * unless it completed with an analysis (the catalog's and the real apps' tests). */
+export async function runScenario(dir: string, file: string, outDir: string): Promise<RunResult> {
+  const r = await runScenarioFile(join(dir, file), {
+    source: resolveSource().source,
+    progress: () => {},
+    signal: new AbortController().signal,
+    outDir,
+  });
+  if (r.status !== "completed" || !r.analysis) throw new Error(`${file}: run ${r.status}: ${r.error}`);
+  return r;
+}
+
+/** The primary mechanism's name, then the contributing ones'. */
+export const mechanismNames = (a: { primary: { name: string } | null; contributing: { name: string }[] } | undefined): string[] =>
+  [a?.primary, ...(a?.contributing ?? [])].filter((m) => m).map((m) => m?.name as string);

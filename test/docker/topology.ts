@@ -6,7 +6,7 @@ import { resolveSource } from "../../src/images/source.js";
 import { DockerRuntime } from "../../src/runtime/docker/runtime.js";
 import type { ToxiproxyApi } from "../../src/runtime/toxiproxy.js";
 import type { Endpoint } from "../../src/runtime/types.js";
-import { bringUp } from "../../src/run/up.js";
+import { bringUp, type ImagesUsed } from "../../src/run/up.js";
 import { parseScenario } from "../../src/scenario/load.js";
 import type { Scenario } from "../../src/scenario/schema.js";
 import { planTopology, type TopologyPlan } from "../../src/topology/plan.js";
@@ -16,6 +16,8 @@ export interface Topology {
   plan: TopologyPlan;
   runtime: DockerRuntime;
   toxiproxy: ToxiproxyApi | undefined;
+  /** each role's image and each built service's (`build:<service>`), as the run records them */
+  images: ImagesUsed;
   /** The published address of a service's own port (replica 1 unless given). */
   ep(service: string, replica?: number): Promise<Endpoint>;
   down(): Promise<void>;
@@ -27,8 +29,9 @@ export async function topology(yaml: string): Promise<Topology> {
   const runtime = new DockerRuntime(randomBytes(4).toString("hex"));
   const log: string[] = [];
   let toxiproxy: ToxiproxyApi | undefined;
+  let images: ImagesUsed;
   try {
-    ({ toxiproxy } = await bringUp(plan, runtime, { source: resolveSource().source, progress: (l) => log.push(l) }));
+    ({ toxiproxy, images } = await bringUp(plan, runtime, { source: resolveSource().source, progress: (l) => log.push(l) }));
   } catch (e) {
     await runtime.down().catch(() => {});
     throw new Error(`topology did not come up: ${(e as Error).message}\n${log.join("\n")}`);
@@ -43,6 +46,7 @@ export async function topology(yaml: string): Promise<Topology> {
     plan,
     runtime,
     toxiproxy,
+    images,
     ep: (service, replica = 1) => runtime.endpoint(service, replica, portOf(service)),
     down: async () => {
       await runtime.down();

@@ -11,27 +11,14 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { judge } from "../../src/analyze/analyze.js";
 import { readRun } from "../../src/analyze/stored.js";
-import { resolveSource } from "../../src/images/source.js";
 import { SCENARIOS_DIR } from "../../src/paths.js";
-import { type RunResult, runScenarioFile } from "../../src/run/run.js";
+import { mechanismNames as names, runScenario } from "../docker/helpers.js";
 
 const dir = join(SCENARIOS_DIR, "real");
 const out = mkdtempSync(join(tmpdir(), "cascade-real-"));
 const table: string[] = [];
 
-async function run(file: string): Promise<RunResult> {
-  const r = await runScenarioFile(join(dir, file), {
-    source: resolveSource().source,
-    progress: () => {},
-    signal: new AbortController().signal,
-    outDir: out,
-  });
-  if (r.status !== "completed" || !r.analysis) throw new Error(`${file}: run ${r.status}: ${r.error}`);
-  return r;
-}
-
-const names = (a: { primary: { name: string } | null; contributing: { name: string }[] } | undefined) =>
-  [a?.primary, ...(a?.contributing ?? [])].filter((m) => m).map((m) => m?.name as string);
+const run = (file: string) => runScenario(dir, file, out);
 
 /** scenario file → its verdict and the mechanism its story is carried by (its expect block says the
  * same). A slow database hurts users only while it is slow: by the analysis's rule that is the

@@ -112,7 +112,7 @@ export class DockerRuntime implements Runtime {
   }
 
   private async create(c: ContainerPlan, images: ImageRefs, holderImage: string): Promise<Live> {
-    const image = "role" in c.image ? images[c.image.role] : c.image.ref;
+    const image = "role" in c.image ? images[c.image.role] : "build" in c.image ? images.built?.[c.service] : c.image.ref;
     if (!image) throw new Error(`no image resolved for ${c.service} (${JSON.stringify(c.image)})`);
     const name = `cascade-${this.runId}-${c.host}`;
     const ports = [c.port, ...(c.publish ?? [])].map((p) => `${p}/tcp`);
