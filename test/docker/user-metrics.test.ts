@@ -94,10 +94,13 @@ describe("a user's image with its own metric names, mapped in the scenario", () 
   it("the analysis reads them as the app layer and names the user's metrics as their source", () => {
     const retries = r.analysis?.mechanisms.find((m) => m.name === "retries");
     console.log(retries?.sources?.join("\n"));
-    expect(retries?.numbers.app_layer).toBeCloseTo(2, 1);
+    // 2 attempts for every call all along: its own layer is 2× at baseline, and unchanged after
+    // (×1 against the baseline, as the LB layer is read)
+    expect(retries?.numbers.baseline_app_layer).toBeCloseTo(2, 1);
+    expect(retries?.numbers.app_layer).toBeCloseTo(1, 1);
     expect(retries?.sources).toContain('database calls: web (its /metrics: db_calls_total{outcome="ok"})');
     expect(retries?.sources).toContain(
-      'app layer: web (its /metrics: db_calls_total{outcome="ok"}, db_retries_total): attempts / (attempts − retries)',
+      'app layer: web (its /metrics: db_calls_total{outcome="ok"}, db_retries_total): attempts / (attempts − retries), against its baseline',
     );
     const queuing = r.analysis?.mechanisms.find((m) => m.name === "queuing");
     expect(queuing?.sources).toContain('app queue: web (its /metrics: work_queue_depth{queue="main"})');
