@@ -189,6 +189,14 @@ describe("redis on a real container", () => {
       5000,
     );
     expect(lost).toBe(true);
+    // The reader can fail while the engine still reports the container running (the process is
+    // dying); a start then finds nothing to start (a CI run: []). Wait for the engine to see it down.
+    const down = await until(
+      () => t.runtime.state("cache", 1),
+      (st) => !st.running,
+      5000,
+    );
+    expect(down.running).toBe(false);
     const started = await apply({ kind: "start", service: "cache" });
     expect(started.detail.containers).toEqual(["cache-1"]);
     cache = await t.ep("cache"); // re-published on a new port
