@@ -4,8 +4,8 @@
 // The harness connects to port 8080 once the reaper is up and keeps the connection open for the
 // whole run. When the last connection closes and none comes back within GRACE_MS, or when none
 // arrives within FIRST_MS of the start, every container and network labelled with the run is
-// removed (services, then the holders whose namespaces they join, then networks), and then the
-// reaper itself. The run's Toxiproxy goes with its container, and every toxic with it.
+// removed (Swarm services, then containers, then the holders whose namespaces they join, then
+// networks), and then the reaper itself. The run's Toxiproxy goes with its container, and every toxic with it.
 //
 // Its restart policy is unless-stopped: when the engine stops mid-run (or the reaper dies), the
 // harness's connection is gone for good, so a reaper that finds it has run before (a file in its
@@ -40,7 +40,17 @@ function api(method, path) {
 
 const filter = (extra = {}) => encodeURIComponent(JSON.stringify({ label: [`cascade.run=${RUN}`], ...extra }));
 
+/** A Swarm run's services (on an engine that is no swarm manager the list call fails: none). */
+async function removeServices() {
+  const r = await api("GET", `/services?filters=${filter()}`).catch(() => ({ status: 0 }));
+  if (r.status !== 200) return 0;
+  const services = JSON.parse(r.body);
+  for (const s of services) await api("DELETE", `/services/${s.ID}`).catch((e) => log(e.message));
+  return services.length;
+}
+
 async function removeAll() {
+  const services = await removeServices();
   const list = await api("GET", `/containers/json?all=1&filters=${filter()}`);
   const containers = JSON.parse(list.body).filter((c) => c.Labels["cascade.reaper"] === undefined);
   const rm = (cs) => Promise.all(cs.map((c) => api("DELETE", `/containers/${c.Id}?force=1&v=1`).catch((e) => log(e.message))));
@@ -48,8 +58,14 @@ async function removeAll() {
   await rm(containers.filter((c) => c.Labels["cascade.holder"] === undefined));
   await rm(containers.filter((c) => c.Labels["cascade.holder"] !== undefined));
   const nets = JSON.parse((await api("GET", `/networks?filters=${filter()}`)).body);
-  for (const n of nets) await api("DELETE", `/networks/${n.Id}`).catch((e) => log(e.message));
-  return { containers: containers.length, networks: nets.length };
+  // A swarm's overlay network is in use until the removed services' tasks have left it.
+  for (const n of nets)
+    for (let i = 0; i < (services ? 30 : 1); i++) {
+      const r = await api("DELETE", `/networks/${n.Id}`).catch((e) => ({ status: 0, body: e.message }));
+      if (r.status < 300 || r.status === 404) break;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  return { services, containers: containers.length, networks: nets.length };
 }
 
 let reaping = false;
@@ -61,7 +77,7 @@ async function reap(why) {
   for (let pass = 1; pass <= 2; pass++) {
     try {
       const r = await removeAll();
-      log(`pass ${pass}: removed ${r.containers} containers, ${r.networks} networks`);
+      log(`pass ${pass}: removed ${r.services} services, ${r.containers} containers, ${r.networks} networks`);
     } catch (e) {
       log(`pass ${pass}: ${e.message}`);
     }

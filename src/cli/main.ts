@@ -53,9 +53,14 @@ formatOpts(
     .argument("<scenario>", "scenario YAML file")
     .addOption(imagesOpt())
     .option("--out <dir>", "where run folders go (default ./reports)")
-    .option("--dry-run", "print the plan (containers, links, load, faults) and start nothing"),
-).action(async (file: string, o: { images?: string; out?: string; format?: OutputFormat; json?: boolean; dryRun?: boolean }) =>
-  process.exit(await runCommand(file, { ...o, format: formatOf(o) })),
+    .option("--dry-run", "print the plan (containers, links, load, faults) and start nothing")
+    .option(
+      "--runtime <name>",
+      "docker (this machine's engine, the default) or swarm (the nodes of $CASCADE_SWARM_CLUSTER, default /run/cascade-swarm/cluster.json)",
+    ),
+).action(
+  async (file: string, o: { images?: string; out?: string; format?: OutputFormat; json?: boolean; dryRun?: boolean; runtime?: string }) =>
+    process.exit(await runCommand(file, { ...o, format: formatOf(o) })),
 );
 
 program

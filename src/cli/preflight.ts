@@ -5,6 +5,10 @@ import { EngineUnavailable, pingEngine } from "../runtime/docker/client.js";
 import { loadScenario, ScenarioInvalid } from "../scenario/load.js";
 import { unsetRefs } from "../scenario/secrets.js";
 import { EXIT } from "./exit.js";
+import { LineCounter, parseDocument } from "yaml";
+import { type Cluster, readCluster } from "../runtime/swarm/cluster.js";
+import { type DataPath, fieldName, locate } from "../scenario/positions.js";
+import type { Scenario } from "../scenario/schema.js";
 
 /** The loaded scenario, or the exit code after printing why it cannot run. */
 export async function loadOrExit(file: string): Promise<Awaited<ReturnType<typeof loadScenario>> | number> {
@@ -39,4 +43,54 @@ export async function engineOrExit(): Promise<number | undefined> {
     }
     throw e;
   }
+}
+
+export type RuntimeName = "docker" | "swarm";
+
+/** The runtime the run goes to, or the exit code after one line per problem: a node fault on one
+ * engine, a swarm with no cluster file, a placement or node fault naming a node the swarm lacks. */
+export function runtimeOrExit(
+  file: string,
+  loaded: { scenario: Scenario; source: string },
+  name: string | undefined,
+): { name: RuntimeName; cluster?: Cluster } | number {
+  if (name !== undefined && name !== "docker" && name !== "swarm") {
+    process.stderr.write(`--runtime: "${name}" is not a runtime (docker or swarm)\n`);
+    return EXIT.usage;
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(loaded.source, { lineCounter: lc });
+  const at = (path: DataPath) => `${file}:${locate(doc, lc, path).line} ${fieldName(path)}`;
+  const { scenario } = loaded;
+  const nodeFaults = scenario.faults.flatMap((f, i) => (f.kind === "node" ? [{ f, i }] : []));
+  if (name !== "swarm") {
+    const first = nodeFaults[0];
+    if (!first) return { name: "docker" };
+    process.stderr.write(
+      `${at(["faults", first.i, "kind"])}: a node fault needs --runtime swarm (one engine has no nodes); nothing was started.\n`,
+    );
+    return EXIT.invalidScenario;
+  }
+  let cluster: Cluster;
+  try {
+    cluster = readCluster();
+  } catch (e) {
+    process.stderr.write(
+      `${(e as Error).message}\n\`bash scripts/swarm.sh up\` starts the test swarm on this machine; nothing was started.\n`,
+    );
+    return EXIT.infrastructure;
+  }
+  const known = (n: string) => cluster.nodes.some((x) => x.name === n || x.hostname === n);
+  const problems: string[] = [];
+  for (const [svc, s] of Object.entries(scenario.services))
+    for (const [j, n] of (s.placement ?? []).entries())
+      if (!known(n))
+        problems.push(`${at(["services", svc, "placement", ...(s.placement?.length === 1 ? [] : [j])])}: no node ${n} in the swarm`);
+  for (const { f, i } of nodeFaults)
+    if (f.kind === "node" && !known(f.node)) problems.push(`${at(["faults", i, "node"])}: no node ${f.node} in the swarm`);
+  if (problems.length) {
+    process.stderr.write(`${problems.join("\n")}\n(nodes: ${cluster.nodes.map((n) => n.name).join(", ")}); nothing was started.\n`);
+    return EXIT.invalidScenario;
+  }
+  return { name: "swarm", cluster };
 }

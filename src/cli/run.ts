@@ -1,6 +1,6 @@
 // cascade run: the whole pipeline, with Ctrl-C / SIGTERM / crashes turned into a clean teardown.
 import { resolveSource } from "../images/source.js";
-import { engineOrExit, loadOrExit } from "./preflight.js";
+import { engineOrExit, loadOrExit, runtimeOrExit } from "./preflight.js";
 import { RecordUnwritable } from "../observe/record.js";
 import { runScenario } from "../run/run.js";
 import { formatSummary } from "../report/summary.js";
@@ -16,10 +16,12 @@ const FORCED_TEARDOWN_MS = 10_000;
 
 export async function runCommand(
   file: string,
-  o: { images?: string; out?: string; format?: OutputFormat; dryRun?: boolean },
+  o: { images?: string; out?: string; format?: OutputFormat; dryRun?: boolean; runtime?: string },
 ): Promise<number> {
   const loaded = await loadOrExit(file);
   if (typeof loaded === "number") return loaded;
+  const rt = runtimeOrExit(file, loaded, o.runtime);
+  if (typeof rt === "number") return rt;
   if (o.dryRun) {
     const plan = planTopology(loaded.scenario);
     if (o.format === "json")
@@ -79,6 +81,7 @@ export async function runCommand(
       progress: log,
       signal: ac.signal,
       ...(o.out ? { outDir: o.out } : {}),
+      ...(rt.cluster ? { swarm: rt.cluster } : {}),
     });
   } catch (e) {
     if (!(e instanceof RecordUnwritable)) throw e;

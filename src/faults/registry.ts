@@ -2,6 +2,7 @@
 import type { Fault } from "../scenario/schema.js";
 import { app } from "./app.js";
 import { crashloop, hostDown, kill, pause, restart, start, stop } from "./process.js";
+import { node } from "./node.js";
 import { cpuStress, memoryHog, resources, ulimit } from "./resources.js";
 import { bandwidth, latency, limit_data, partition, reset_peer, slicer, slow_close, timeout } from "./toxics.js";
 import type { FaultModule } from "./types.js";
@@ -14,6 +15,7 @@ const MODULES = {
   pause,
   "host-down": hostDown,
   crashloop,
+  node,
   latency,
   bandwidth,
   timeout,

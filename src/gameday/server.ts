@@ -52,7 +52,11 @@ export interface GameDayServer {
 export async function serveGameDay(session: GameDay, opts: { port?: number } = {}): Promise<GameDayServer> {
   const token = randomBytes(16).toString("hex");
   const tokenBuf = Buffer.from(token);
-  const faultSchema = z.toJSONSchema(Fault, { io: "input", unrepresentable: "any" });
+  // A game day runs on one engine: node faults (Swarm) get no form.
+  const all = z.toJSONSchema(Fault, { io: "input", unrepresentable: "any" }) as {
+    oneOf: Array<{ properties?: { kind?: { const?: string } } }>;
+  };
+  const faultSchema = { ...all, oneOf: all.oneOf.filter((k) => k.properties?.kind?.const !== "node") };
   let origin = "";
   let host = "";
   const streams = new Set<http.ServerResponse>();

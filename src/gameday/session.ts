@@ -308,6 +308,7 @@ export class GameDay implements LiveRun {
       const proxied = this.scenario.links.filter((l) => l.proxy).map(linkName);
       return proxied.includes(f.link) ? undefined : `no proxied link ${f.link} (links: ${proxied.join(", ") || "none"})`;
     }
+    if (f.kind === "node") return `node faults are not offered in a game day yet`;
     if (!(f.service in this.scenario.services)) return `no service ${f.service}`;
     return undefined;
   }
@@ -315,7 +316,7 @@ export class GameDay implements LiveRun {
   private labelFor(f: Fault): string {
     const taken = new Set(this.faultEvents.map((e) => e.fault));
     for (const f0 of this.scenario.faults) if (f0.name) taken.add(f0.name);
-    const base = (f.name ?? "").trim() || `${f.kind}-${"link" in f ? f.link.replace("->", "-") : f.service}`;
+    const base = (f.name ?? "").trim() || `${f.kind}-${"link" in f ? f.link.replace("->", "-") : "node" in f ? f.node : f.service}`;
     let label = base;
     while (taken.has(label) || this.inputs.has(label)) label = `${base}-${++this.counter}`;
     return label;

@@ -12,6 +12,9 @@ import { calibrationNeeds } from "../calibrate/needs.js";
 import type { DbCalibration } from "../calibrate/postgres.js";
 import { bringUp, type ImagesUsed } from "./up.js";
 import { DockerRuntime } from "../runtime/docker/runtime.js";
+import type { Cluster } from "../runtime/swarm/cluster.js";
+import { SwarmRuntime } from "../runtime/swarm/runtime.js";
+import type { Runtime } from "../runtime/types.js";
 import { reap } from "../runtime/docker/labels.js";
 import type { TeardownReport } from "../runtime/types.js";
 import { Timeline, type FaultEvent } from "../faults/scheduler.js";
@@ -35,6 +38,8 @@ export interface RunOptions {
   outDir?: string;
   /** A run steered by hand (a game day, src/gameday/): its load and faults are driven live. */
   live?: LiveRun;
+  /** Where the topology runs: this machine's engine (default), or a swarm's nodes. */
+  swarm?: Cluster;
 }
 
 /** What a run steered by hand adds to a scripted one. */
@@ -149,7 +154,7 @@ export async function runScenario(declared: Scenario, source: string, opts: RunO
   for (const r of reaped)
     progress(`removed leftovers of run ${r.run} (owner ${r.owner}, lease expired): ${r.containers} containers, ${r.networks} networks`);
 
-  const runtime = new DockerRuntime(runId);
+  const runtime: Runtime = opts.swarm ? new SwarmRuntime(runId, opts.swarm) : new DockerRuntime(runId);
   // Made before the topology, so a reader can take its connection as soon as its component is up.
   const samplers = samplersFor(plan, runtime);
   try {

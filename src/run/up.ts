@@ -12,7 +12,7 @@ import { ensureUserImage } from "../images/user.js";
 import { imageId } from "../runtime/docker/client.js";
 import { readCgroup } from "../observe/sources/cgroup.js";
 import type { ImageSource, Role } from "../images/catalog.js";
-import type { DockerRuntime } from "../runtime/docker/runtime.js";
+import type { Runtime } from "../runtime/types.js";
 import { ToxiproxyApi } from "../runtime/toxiproxy.js";
 import { TOXIPROXY_API_PORT, TOXIPROXY_SERVICE, type TopologyPlan } from "../topology/plan.js";
 
@@ -32,7 +32,7 @@ export interface UpResult {
 
 export async function bringUp(
   plan: TopologyPlan,
-  runtime: DockerRuntime,
+  runtime: Runtime,
   opts: {
     source: ImageSource;
     /** the source was the default, not asked for: with no registry, build offline instead */
@@ -98,7 +98,7 @@ export async function bringUp(
  * container when its turn comes, so the later app containers are created with it in their env. */
 async function calibrate(
   plan: TopologyPlan,
-  runtime: DockerRuntime,
+  runtime: Runtime,
   need: CalibrationNeed,
   progress: (line: string) => void,
   signal: AbortSignal | undefined,

@@ -93,6 +93,11 @@ export interface Runtime {
   state(service: string, replica: number): Promise<ContainerState>;
   /** Streams lifecycle events until the returned function is called. */
   watch(onEvent: (e: ContainerEvent) => void): Promise<() => void>;
+  /** How the harness reaches containers: their addresses on the run's network, or published ports. */
+  route(): Promise<"bridge" | "published">;
+  /** A node-level fault, on runtimes with nodes (Swarm): down / up (a machine lost and back), drain /
+   * active (the manager moves tasks off and lets them back). Returns the replicas placed on the node. */
+  node?(name: string, action: "down" | "up" | "drain" | "active"): Promise<string[]>;
   /** Removes everything this run created. Safe to call more than once. */
   down(): Promise<TeardownReport>;
   /** Last log lines of one container, for error messages. */

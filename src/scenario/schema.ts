@@ -291,6 +291,9 @@ export const Metrics = z
     message: `map at least one of ${Object.keys(MAPPED_METRICS).join(", ")}`,
   });
 
+/** A Swarm node, by its name in the cluster file or its hostname. */
+const NodeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "a node name: letters, digits, '.', '_' and '-'");
+
 export const Service = z
   .strictObject({
     kind: ServiceKind,
@@ -310,6 +313,14 @@ export const Service = z
     cpus: z.number().positive().max(64).optional().meta({ description: "CPU limit in cores, e.g. 0.5" }),
     ulimits: z.record(z.string(), z.number().int().min(0)).default({}).meta({ description: "e.g. { nofile: 1024 }" }),
     restart: z.enum(["no", "on-failure", "always", "unless-stopped"]).default("no"),
+    placement: z
+      .union([NodeName, z.array(NodeName).min(1)])
+      .transform((v) => (Array.isArray(v) ? v : [v]))
+      .optional()
+      .meta({
+        description:
+          "--runtime swarm: the node (or nodes, taken in turn by replica) its replicas run on; spread over every node when absent. One engine ignores it",
+      }),
     ready: Readiness.optional(),
     /** memcached: -c max connections; redis: maxclients; mariadb: max_connections. */
     connections: z.number().int().min(1).optional().meta({
@@ -411,6 +422,18 @@ export const CrashLoopFault = z.strictObject({
   duration: PositiveDuration.meta({ description: "how long the loop lasts" }),
 });
 
+/** A whole node of a swarm is lost (down: cut off from the cluster, as a dead machine is) or drained
+ * by the manager (drain: its tasks are moved to nodes their placement allows). */
+export const NodeFault = z.strictObject({
+  ...FaultBase,
+  kind: z.literal("node"),
+  node: NodeName,
+  action: z.enum(["down", "drain"]).default("down"),
+  duration: PositiveDuration.optional().meta({
+    description: "the node comes back (up, or active again) after this long; stays lost when absent",
+  }),
+});
+
 const LinkRef = z.string().regex(/^[a-z][a-z0-9-]*->[a-z][a-z0-9-]*$/, 'a link is written "from->to"');
 const Toxic = {
   ...FaultBase,
@@ -499,6 +522,7 @@ export const Fault = z.discriminatedUnion("kind", [
   PauseFault,
   HostDownFault,
   CrashLoopFault,
+  NodeFault,
   LatencyFault,
   BandwidthFault,
   BlackholeFault,
@@ -518,7 +542,7 @@ export const Fault = z.discriminatedUnion("kind", [
 export const TOXIC_KINDS = ["latency", "bandwidth", "timeout", "reset_peer", "slow_close", "slicer", "limit_data"] as const;
 export type ToxicFault = Extract<Fault, { kind: (typeof TOXIC_KINDS)[number] }>;
 export type LinkFault = ToxicFault | PartitionFault;
-export type ServiceFault = Exclude<Fault, LinkFault>;
+export type ServiceFault = Exclude<Fault, LinkFault | NodeFault>;
 export const isLinkFault = (f: Fault): f is LinkFault => "link" in f;
 
 export const Slo = z.strictObject({
@@ -625,6 +649,7 @@ export type StartFault = z.output<typeof StartFault>;
 export type RestartFault = z.output<typeof RestartFault>;
 export type PauseFault = z.output<typeof PauseFault>;
 export type HostDownFault = z.output<typeof HostDownFault>;
+export type NodeFault = z.output<typeof NodeFault>;
 export type CrashLoopFault = z.output<typeof CrashLoopFault>;
 export type LatencyFault = z.output<typeof LatencyFault>;
 export type PartitionFault = z.output<typeof PartitionFault>;

@@ -183,7 +183,7 @@ function checkReferences(parts: Parts): PathIssue[] {
     ref(["links", i, "from"], l.from);
     ref(["links", i, "to"], l.to);
   }
-  for (const [i, f] of parts.faults) if (!isLinkFault(f)) ref(["faults", i, "service"], f.service);
+  for (const [i, f] of parts.faults) if (!isLinkFault(f) && f.kind !== "node") ref(["faults", i, "service"], f.service);
   return out;
 }
 
@@ -214,6 +214,8 @@ function checkFaults(parts: Parts): PathIssue[] {
         out.push({ path: ["faults", i, "link"], message: `link ${f.link} has proxy: false; a ${f.kind} fault needs proxy: true` });
       continue;
     }
+    // A node's name is the cluster's (known at run time, checked by --runtime swarm's preflight).
+    if (f.kind === "node") continue;
     const service = parts.services?.get(f.service);
     if (f.kind === "app" && service && service.kind !== "app")
       out.push({
@@ -263,7 +265,10 @@ function contention(a: Fault, b: Fault): string | undefined {
     if (a.kind === b.kind && a.direction === b.direction) return `${a.kind} on ${a.link} ${a.direction}`;
     return undefined;
   }
-  if (isLinkFault(a) || isLinkFault(b) || a.service !== b.service || a.kind !== b.kind) return undefined;
+  if (a.kind === "node" && b.kind === "node")
+    return a.node === b.node ? `node ${a.node} is ${a.action === "down" ? "down" : "drained"} then` : undefined;
+  if (isLinkFault(a) || isLinkFault(b) || a.kind === "node" || b.kind === "node" || a.service !== b.service || a.kind !== b.kind)
+    return undefined;
   const x = a as ServiceFault;
   const y = b as ServiceFault;
   if (!sameReplicas(x, y)) return undefined;

@@ -54,6 +54,8 @@ export interface ContainerPlan {
   cpus?: number;
   ulimits: Record<string, number>;
   restart: Service["restart"];
+  /** Swarm nodes its replicas go to, in turn (the scenario's placement); every node when absent. */
+  placement?: string[];
   ready: ReadyCheck;
   /** a user image's own Prometheus endpoint (its scenario's `metrics:`) */
   metrics?: MetricsPlan;
@@ -282,6 +284,7 @@ function servicePlan(
     ...(svc.cpus !== undefined ? { cpus: svc.cpus } : {}),
     ulimits,
     restart: svc.restart,
+    ...(svc.placement ? { placement: svc.placement } : {}),
     ready: readyCheck(svc, port),
     ...(metrics ? { metrics } : {}),
   };

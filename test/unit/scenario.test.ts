@@ -126,7 +126,7 @@ describe("reporting every problem", () => {
     const issues = issuesOf(scenario({ services, faults: ["{ at: 1s, kind: boom }"] }));
     expect(brief(issues)).toEqual([
       '5:18 services.cache.kind: unknown kind "valkey"; valid kinds: memcached, redis, postgres, mariadb, haproxy, app, image',
-      '17:21 faults[0].kind: unknown kind "boom"; valid kinds: kill, stop, start, restart, pause, host-down, crashloop, latency, bandwidth, timeout, reset_peer, slow_close, slicer, limit_data, partition, ulimit, resources, memory-hog, cpu-stress, app',
+      '17:21 faults[0].kind: unknown kind "boom"; valid kinds: kill, stop, start, restart, pause, host-down, crashloop, node, latency, bandwidth, timeout, reset_peer, slow_close, slicer, limit_data, partition, ulimit, resources, memory-hog, cpu-stress, app',
     ]);
   });
 

@@ -14,10 +14,28 @@ let streams: Docker | undefined;
 export class DockerTimeout extends Error {}
 
 export function docker(): Docker {
-  if (client) return client;
-  client = new Docker({ timeout: DOCKER_CALL_MS });
+  client ??= bounded(new Docker({ timeout: DOCKER_CALL_MS }), "the Docker engine");
+  return client;
+}
+
+const at = new Map<string, { calls: Docker; streams: Docker }>();
+
+/** Clients of another engine on a local socket (a Swarm node's): bounded calls, and unbounded streams. */
+export function engineAt(socketPath: string): { calls: Docker; streams: Docker } {
+  let c = at.get(socketPath);
+  if (!c) {
+    c = {
+      calls: bounded(new Docker({ socketPath, timeout: DOCKER_CALL_MS }), `the engine at ${socketPath}`),
+      streams: new Docker({ socketPath }),
+    };
+    at.set(socketPath, c);
+  }
+  return c;
+}
+
+function bounded(d: Docker, who: string): Docker {
   // docker-modem ends a timed-out request with a bare "socket hang up": name the call instead.
-  const modem = client.modem as unknown as {
+  const modem = d.modem as unknown as {
     dial: (o: { method?: string; path?: string }, cb: (err: unknown, data: unknown) => void) => void;
   };
   const dial = modem.dial.bind(modem);
@@ -27,14 +45,14 @@ export function docker(): Docker {
       cb(
         err && Date.now() - t0 >= DOCKER_CALL_MS - 100
           ? new DockerTimeout(
-              `the Docker engine did not answer ${o.method ?? "GET"} ${(o.path ?? "").split("?")[0]} within ${DOCKER_CALL_MS / 1000} s`,
+              `${who} did not answer ${o.method ?? "GET"} ${(o.path ?? "").split("?")[0]} within ${DOCKER_CALL_MS / 1000} s`,
             )
           : err,
         data,
       ),
     );
   };
-  return client;
+  return d;
 }
 
 export function dockerStreams(): Docker {

@@ -22,6 +22,14 @@ const TAKE_MS = 30_000;
 
 export class LeaseUnavailable extends Error {}
 
+/** The engine a lease is taken on when it is not this machine's (a Swarm manager's). */
+export interface LeaseEngine {
+  client: Docker;
+  /** where the harness reaches ports that engine publishes */
+  address: string;
+  ping: () => Promise<unknown>;
+}
+
 export class Lease {
   private released = false;
 
@@ -38,13 +46,15 @@ export class Lease {
     labels: Record<string, string>,
     onLost: (why: string) => void,
     signal?: AbortSignal,
+    at?: LeaseEngine,
   ): Promise<Lease> {
-    const d = docker();
+    const d = at?.client ?? docker();
     // The engine's socket as the engine sees it: DOCKER_HOST=unix://<path>, or by default
     // /var/run/docker.sock (docker-modem's default is a function that may pick Docker Desktop's
     // per-user socket, which exists on the host only; Desktop maps /var/run/docker.sock into
     // containers itself).
-    const configured = (d.modem as { socketPath?: unknown }).socketPath;
+    // Another engine (a Swarm manager in a container) is asked at its own default socket.
+    const configured = at ? "/var/run/docker.sock" : (d.modem as { socketPath?: unknown }).socketPath;
     const socketPath = typeof configured === "function" ? "/var/run/docker.sock" : configured;
     if (typeof socketPath !== "string" || socketPath === "")
       throw new LeaseUnavailable("the Docker engine is not on a local socket (DOCKER_HOST is tcp://…): the run's reaper cannot reach it");
@@ -60,7 +70,8 @@ export class Lease {
         RestartPolicy: { Name: "unless-stopped" },
         Init: true,
         Binds: [`${socketPath}:/var/run/docker.sock`],
-        PortBindings: { [`${REAPER_PORT}/tcp`]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
+        // On another engine the harness reaches the reaper at that engine's address.
+        PortBindings: { [`${REAPER_PORT}/tcp`]: [{ HostIp: at ? "" : "127.0.0.1", HostPort: "" }] },
         Memory: 64 * 2 ** 20,
         MemorySwap: 64 * 2 ** 20,
       },
@@ -75,12 +86,12 @@ export class Lease {
       const port = Number(info.NetworkSettings.Ports?.[`${REAPER_PORT}/tcp`]?.[0]?.HostPort);
       if (port) {
         try {
-          const socket = await greeted(port, Math.min(3000, deadline - Date.now()));
+          const socket = await greeted(at?.address ?? "127.0.0.1", port, Math.min(3000, deadline - Date.now()));
           const lease = new Lease(container, socket);
           socket.on("close", () => {
             if (lease.released) return;
             // The engine going away closes it too (docker-proxy dies with it): say which.
-            pingEngine(2000).then(
+            (at ? at.ping() : pingEngine(2000)).then(
               () => onLost("the connection to the run's reaper closed: it is removing the run"),
               (e: Error) =>
                 onLost(
@@ -107,9 +118,9 @@ export class Lease {
 
 /** Connects and waits for the reaper's greeting; the socket then stays open, unref'd (it must not
  * keep the process alive, and the process's end closes it). */
-function greeted(port: number, ms: number): Promise<Socket> {
+function greeted(host: string, port: number, ms: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port });
+    const socket = connect({ host, port });
     const fail = (why: string) => {
       clearTimeout(timer);
       socket.destroy();

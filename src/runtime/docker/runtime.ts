@@ -15,18 +15,19 @@
 // unreachable), and a restart keeps its address and ports. hostDown() takes the holder away too.
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { cpus, networkInterfaces, totalmem } from "node:os";
+import { networkInterfaces } from "node:os";
 import type Docker from "dockerode";
-import type { ContainerPlan, ReadyCheck, TopologyPlan } from "../../topology/plan.js";
-import { probeHold, probeHttp, probeMariadb, probeMemcached, probePostgres, probeRedis } from "../probe.js";
+import type { ContainerPlan, TopologyPlan } from "../../topology/plan.js";
+import { execDetached, waitReady } from "../ready.js";
 import type { ContainerEvent, ContainerState, Endpoint, ImageRefs, Limits, Runtime, TeardownReport, UpOptions } from "../types.js";
 import { docker, dockerStreams } from "./client.js";
 import { LABEL, ownerLabel, removeByLabel } from "./labels.js";
 import { Lease } from "./lease.js";
 import { resolveRefs } from "../../scenario/secrets.js";
+import { limitsBody, limitsOf, readEvents, secretEnv, WATCHED } from "../shared.js";
 import { demuxLogs } from "./logs.js";
 
-export class NotReady extends Error {}
+export { NotReady } from "../ready.js";
 
 interface Live {
   plan: ContainerPlan;
@@ -68,14 +69,8 @@ export class DockerRuntime implements Runtime {
     return `cascade-${this.runId}`;
   }
 
-  /** Per-run secrets a container of this kind is given: the app's admin token and database
-   * password (node-postgres reads PGPASSWORD when DATABASE_URL has none, MySQL clients MYSQL_PWD),
-   * the database's own. MariaDB's root gets the same password (the official image requires one). */
   private secretEnv(kind: string): Record<string, string> {
-    if (kind === "app") return { CASCADE_ADMIN_TOKEN: this.adminToken, PGPASSWORD: this.dbPassword, MYSQL_PWD: this.dbPassword };
-    if (kind === "postgres") return { POSTGRES_PASSWORD: this.dbPassword };
-    if (kind === "mariadb") return { MARIADB_PASSWORD: this.dbPassword, MARIADB_ROOT_PASSWORD: this.dbPassword };
-    return {};
+    return secretEnv(kind, this.adminToken, this.dbPassword);
   }
 
   private labels(extra: Record<string, string> = {}): Record<string, string> {
@@ -234,72 +229,18 @@ export class DockerRuntime implements Runtime {
     };
   }
 
-  private async waitReady(l: Live, signal?: AbortSignal): Promise<void> {
-    const check = l.plan.ready;
-    const deadline = Date.now() + check.timeout;
-    let reason = "no probe answered yet";
-    while (Date.now() < deadline) {
-      signal?.throwIfAborted();
-      const info = await l.container.inspect();
-      if (!info.State.Running && !info.State.Restarting) {
-        reason = `the container exited with code ${info.State.ExitCode}${info.State.OOMKilled ? " (OOM killed)" : ""}`;
-        if (l.plan.restart === "no") break;
-      } else {
-        const r = await this.probe(l, check);
-        if (r === true) return;
-        reason = r;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const logs = await this.logsTail(l.plan.service, l.plan.replica, 15).catch(() => "(logs unavailable)");
-    throw new NotReady(
-      `service ${l.plan.service} (container ${l.plan.host}) was not ready within ${check.timeout / 1000} s: ${reason}\n` +
-        `last log lines:\n${logs.replace(/^/gm, "  | ")}`,
-    );
-  }
-
-  private async probe(l: Live, check: ReadyCheck): Promise<true | string> {
+  private waitReady(l: Live, signal?: AbortSignal): Promise<void> {
     const { service, replica } = l.plan;
-    if (check.tcp) {
-      const ep = await this.endpoint(service, replica, check.tcp.port);
-      const fn = { memcached: probeMemcached, redis: probeRedis, postgres: probePostgres, mariadb: probeMariadb, hold: probeHold }[
-        check.tcp.protocol
-      ];
-      if (!(await fn(ep))) return `no ${check.tcp.protocol === "hold" ? "TCP" : check.tcp.protocol} answer on port ${check.tcp.port}`;
-    }
-    if (check.http) {
-      const ep = await this.endpoint(service, replica, check.http.port);
-      if (!(await probeHttp(ep, check.http.path))) return `GET ${check.http.path} did not answer 2xx`;
-    }
-    if (check.log) {
-      const logs = await this.logsTail(service, replica, 500);
-      if (!new RegExp(check.log).test(logs)) return `no log line matched /${check.log}/`;
-    }
-    if (check.command) {
-      const r = await this.commandCheck(l, check.command);
-      if (r !== true) return r;
-    }
-    return true;
-  }
-
-  /** A readiness command run in the container: true on exit 0. One try has 10 s (compose's own
-   * healthcheck timeout is 30 s; a probe is retried until the service's ready timeout). */
-  private async commandCheck(l: Live, cmd: string[]): Promise<true | string> {
-    const shown = cmd.join(" ");
-    let ex: Awaited<ReturnType<Live["container"]["exec"]>>;
-    try {
-      ex = await l.container.exec({ Cmd: cmd, AttachStdout: false, AttachStderr: false, Labels: this.labels() } as never);
-      await ex.start({ Detach: true });
-    } catch (e) {
-      return `\`${shown}\` could not start: ${(e as Error).message.split("\n")[0]}`;
-    }
-    const until = Date.now() + 10_000;
-    while (Date.now() < until) {
-      const info = await ex.inspect();
-      if (!info.Running && info.ExitCode !== null) return info.ExitCode === 0 ? true : `\`${shown}\` exited ${info.ExitCode}`;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return `\`${shown}\` did not finish within 10 s`;
+    return waitReady(
+      {
+        plan: l.plan,
+        container: async () => l.container,
+        endpoint: (port) => this.endpoint(service, replica, port),
+        logsTail: (lines) => this.logsTail(service, replica, lines),
+        labels: this.labels(),
+      },
+      signal,
+    );
   }
 
   async kill(service: string, replicas: number[] | undefined, sig: string): Promise<string[]> {
@@ -386,31 +327,14 @@ export class DockerRuntime implements Runtime {
   async update(service: string, replica: number, limits: Limits): Promise<Limits> {
     const [l] = this.find(service, replica) as [Live];
     const hc = (await l.container.inspect()).HostConfig;
-    const before: Limits = { memory: hc.Memory ?? 0, cpus: (hc.NanoCpus ?? 0) / 1e9 };
-    const body: Record<string, number> = {};
-    // Docker's update ignores 0 ("unchanged"), so "no limit" is written as the whole machine.
-    if (limits.memory !== undefined) {
-      const bytes = limits.memory === 0 ? totalmem() : limits.memory;
-      // Swap follows memory so the limit really binds.
-      body.Memory = bytes;
-      body.MemorySwap = bytes;
-    }
-    if (limits.cpus !== undefined) body.NanoCpus = Math.round((limits.cpus === 0 ? cpus().length : limits.cpus) * 1e9);
-    await l.container.update(body);
+    const before = limitsOf(hc);
+    await l.container.update(limitsBody(limits));
     return before;
   }
 
   async exec(service: string, replica: number, cmd: string[]): Promise<{ pid: number }> {
     const [l] = this.find(service, replica) as [Live];
-    const ex = await l.container.exec({ Cmd: cmd, AttachStdout: false, AttachStderr: false, Labels: this.labels() } as never);
-    await ex.start({ Detach: true });
-    for (let i = 0; i < 40; i++) {
-      const info = await ex.inspect();
-      if (info.Pid) return { pid: info.Pid };
-      if (!info.Running && info.ExitCode !== null) throw new Error(`${l.plan.host}: ${cmd.join(" ")} exited ${info.ExitCode}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`${l.plan.host}: ${cmd.join(" ")} did not start`);
+    return execDetached(l.container, cmd, this.labels(), l.plan.host);
   }
 
   async pids(service: string, replica: number): Promise<number[]> {
@@ -422,31 +346,9 @@ export class DockerRuntime implements Runtime {
 
   async watch(onEvent: (e: ContainerEvent) => void): Promise<() => void> {
     const stream = (await dockerStreams().getEvents({
-      filters: { type: ["container"], label: [`${LABEL.run}=${this.runId}`], event: ["start", "die", "oom", "kill", "restart", "stop"] },
+      filters: { type: ["container"], label: [`${LABEL.run}=${this.runId}`], event: WATCHED },
     })) as unknown as NodeJS.ReadableStream & { destroy(): void };
-    let buf = "";
-    stream.on("data", (chunk: Buffer) => {
-      buf += chunk.toString();
-      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try {
-          const ev = JSON.parse(line) as { Action: string; timeNano: number; Actor: { Attributes: Record<string, string> } };
-          const a = ev.Actor.Attributes;
-          if (a[LABEL.holder] !== undefined) continue; // a replica's host, not its process
-          onEvent({
-            time: new Date(ev.timeNano / 1e6).toISOString(),
-            service: a[LABEL.service] ?? "?",
-            replica: Number(a[LABEL.replica] ?? 0),
-            action: ev.Action,
-            ...(a.exitCode !== undefined ? { exitCode: Number(a.exitCode) } : {}),
-          });
-        } catch {
-          /* a partial or foreign line: skip */
-        }
-      }
-    });
-    stream.on("error", () => {});
+    readEvents(stream, [LABEL.holder], onEvent);
     return () => stream.destroy();
   }
 
@@ -464,7 +366,9 @@ export class DockerRuntime implements Runtime {
   }
 }
 
-function crashFromHost(pid: number, id: string, sig: string): boolean {
+/** Signals a container's init from the host, as a crash would; false when `pid` is not provably
+ * that container's on this host (its cgroup must name the container). */
+export function crashFromHost(pid: number, id: string, sig: string): boolean {
   if (!pid || process.platform !== "linux") return false;
   try {
     if (!readFileSync(`/proc/${pid}/cgroup`, "utf8").includes(id)) return false;
