@@ -364,7 +364,8 @@ export function mechanisms(
       oom_kills: ooms,
       services_with_no_replica_up: allDown.map(([svc]) => svc).join(", ") || null,
     },
-    finding: `${containerRestarts} container restarts, ${blackBox ? "" : `${workerRestarts} worker replacements (the app's counter), `}${processStarts} processes started in app containers (cgroups), ${ooms} OOM kills${allDown.length ? `; no replica of ${allDown.map(([x]) => x).join(", ")} was up at some point` : ""}`,
+    // Sums of per-second rates: a second with no reading is filled in, so a count can be fractional.
+    finding: `${Math.round(containerRestarts)} container restarts, ${blackBox ? "" : `${Math.round(workerRestarts)} worker replacements (the app's counter), `}${Math.round(processStarts)} processes started in app containers (cgroups), ${Math.round(ooms)} OOM kills${allDown.length ? `; no replica of ${allDown.map(([x]) => x).join(", ")} was up at some point` : ""}`,
   });
   return out;
 }

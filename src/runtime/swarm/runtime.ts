@@ -230,7 +230,7 @@ export class SwarmRuntime implements Runtime {
   async endpoint(service: string, replica: number, port: number): Promise<Endpoint> {
     const [r] = this.find(service, replica) as [Replica];
     const t = await this.task(r);
-    if (!t || t.Status.State !== "running") throw new Error(`${r.plan.host}: no running task (is it scaled down?)`);
+    if (t?.Status.State !== "running") throw new Error(`${r.plan.host}: no running task (is it scaled down?)`);
     const node = this.nodeById(t.NodeID);
     const info = await engineAt(node.socket)
       .calls.getContainer(t.Status.ContainerStatus?.ContainerID as string)
@@ -249,6 +249,9 @@ export class SwarmRuntime implements Runtime {
     const restartCount = Math.max(0, tasks.length - 1);
     const c = await this.container(r);
     if (typeof c === "string") return { id: "", running: false, status: c, oomKilled: false, restartCount, exitCode: 0, pid: 0 };
+    // A task on a lost node may still run there, cut off: to the cluster and its users it is gone.
+    if (this.nodesDown.has(r.node.name))
+      return { id: "", running: false, status: `node ${r.node.name} down`, oomKilled: false, restartCount, exitCode: 0, pid: 0 };
     const info = await c.inspect();
     return {
       id: info.Id,
@@ -427,9 +430,20 @@ export class SwarmRuntime implements Runtime {
       await host.getNetwork(node.network).disconnect({ Container: node.container, Force: true });
       this.nodesDown.add(node.name);
     } else {
-      await host
-        .getNetwork(node.network)
-        .connect({ Container: node.container, EndpointConfig: { IPAMConfig: { IPv4Address: node.address } } });
+      // Back at its own address (the swarm knows the node by it): asked for where the network has
+      // a declared subnet, else checked.
+      const net = host.getNetwork(node.network);
+      const declared = ((await net.inspect()) as { IPAM?: { Config?: Array<{ Subnet?: string }> } }).IPAM?.Config?.some((c) => c.Subnet);
+      await net
+        .connect({ Container: node.container, ...(declared ? { EndpointConfig: { IPAMConfig: { IPv4Address: node.address } } } : {}) })
+        .catch(async (e: Error) => {
+          if (!declared || !/user specified IP address/.test(e.message)) throw e;
+          await net.connect({ Container: node.container });
+        });
+      const got = ((await host.getContainer(node.container).inspect()).NetworkSettings.Networks as Record<string, { IPAddress?: string }>)[
+        node.network
+      ]?.IPAddress;
+      if (got !== node.address) throw new Error(`node ${node.name} came back at ${got ?? "no address"}, not its own ${node.address}`);
       this.nodesDown.delete(node.name);
     }
     return onIt;
@@ -445,7 +459,9 @@ export class SwarmRuntime implements Runtime {
    * is brought back first, so nothing of the run is left on it. */
   private async removeAll(): Promise<TeardownReport> {
     const t0 = Date.now();
-    for (const name of [...this.nodesDown]) await this.node(name, "up").catch(() => {});
+    const problems: string[] = [];
+    for (const name of [...this.nodesDown])
+      await this.node(name, "up").catch((e: Error) => problems.push(`node ${name} could not be brought back: ${e.message}`));
     const label = `${LABEL.run}=${this.runId}`;
     const services = (await this.manager.listServices({ filters: { label: [label] } })) as Array<{ ID: string }>;
     for (const s of services)
@@ -468,7 +484,13 @@ export class SwarmRuntime implements Runtime {
       return n;
     };
     containers = await left();
-    while (Date.now() < until && (await left()) > 0) await sleep(250);
+    let still = containers;
+    while (Date.now() < until && still > 0) {
+      await sleep(250);
+      still = await left();
+    }
+    if (still > 0)
+      problems.push(`${still} container(s) of the run still on the nodes ${DRAIN_MS / 1000} s after their services were removed`);
     const networks = (await this.manager.listNetworks({ filters: { label: [label] } })) as Array<{ Id: string }>;
     for (const n of networks) {
       while (true) {
@@ -488,6 +510,7 @@ export class SwarmRuntime implements Runtime {
         .getContainer(c.Id)
         .remove({ force: true })
         .catch(() => {});
+    if (problems.length) throw new Error(`teardown of the swarm run: ${problems.join("; ")}`);
     return { containers: Math.max(containers, services.length), networks: networks.length, ms: Date.now() - t0 };
   }
 }
