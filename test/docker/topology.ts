@@ -4,8 +4,10 @@ import { randomBytes } from "node:crypto";
 import { runLoad, type LoadSummary, type RatePhase } from "../../src/load/driver.js";
 import { resolveSource } from "../../src/images/source.js";
 import { DockerRuntime } from "../../src/runtime/docker/runtime.js";
+import type { Cluster } from "../../src/runtime/swarm/cluster.js";
+import { SwarmRuntime } from "../../src/runtime/swarm/runtime.js";
 import type { ToxiproxyApi } from "../../src/runtime/toxiproxy.js";
-import type { Endpoint } from "../../src/runtime/types.js";
+import type { Endpoint, Runtime } from "../../src/runtime/types.js";
 import { bringUp, type ImagesUsed } from "../../src/run/up.js";
 import { parseScenario } from "../../src/scenario/load.js";
 import type { Scenario } from "../../src/scenario/schema.js";
@@ -14,7 +16,7 @@ import { planTopology, type TopologyPlan } from "../../src/topology/plan.js";
 export interface Topology {
   scenario: Scenario;
   plan: TopologyPlan;
-  runtime: DockerRuntime;
+  runtime: Runtime & Pick<DockerRuntime, "route">;
   toxiproxy: ToxiproxyApi | undefined;
   /** each role's image and each built service's (`build:<service>`), as the run records them */
   images: ImagesUsed;
@@ -23,10 +25,11 @@ export interface Topology {
   down(): Promise<void>;
 }
 
-export async function topology(yaml: string): Promise<Topology> {
+export async function topology(yaml: string, opts: { swarm?: Cluster } = {}): Promise<Topology> {
   const scenario = parseScenario(yaml, "inline.yaml");
   const plan = planTopology(scenario);
-  const runtime = new DockerRuntime(randomBytes(4).toString("hex"));
+  const id = randomBytes(4).toString("hex");
+  const runtime = opts.swarm ? new SwarmRuntime(id, opts.swarm) : new DockerRuntime(id);
   const log: string[] = [];
   let toxiproxy: ToxiproxyApi | undefined;
   let images: ImagesUsed;

@@ -13,6 +13,8 @@
 // replaced (restart policy, restart, start) gets a new container and address, and a stopped
 // replica (scaled to 0) has no name until it starts again — stop and host-down are the same here.
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { readProcs } from "../../observe/sources/cgroup.js";
 import type Docker from "dockerode";
 import type { ContainerPlan, TopologyPlan } from "../../topology/plan.js";
 import { resolveRefs } from "../../scenario/secrets.js";
@@ -47,6 +49,20 @@ interface Task {
   DesiredState: string;
   CreatedAt: string;
   Status: { State: string; Err?: string; ContainerStatus?: { ContainerID?: string; ExitCode?: number } };
+}
+
+/** The host pid of a process a node's engine names by its pid in the node's namespace (NSpid's
+ * second field); undefined when the container's cgroup is not on this host. */
+function hostPidOfNodePid(id: string, nodePid: number): number | undefined {
+  for (const p of readProcs(id) ?? []) {
+    try {
+      const ns = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1]?.trim().split(/\s+/);
+      if (ns && Number(ns[1] ?? ns[0]) === nodePid) return p;
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -260,7 +276,7 @@ export class SwarmRuntime implements Runtime {
       oomKilled: info.State.OOMKilled,
       restartCount,
       exitCode: info.State.ExitCode,
-      pid: info.State.Pid,
+      pid: info.State.Running ? (hostPidOfNodePid(info.Id, info.State.Pid) ?? 0) : 0,
     };
   }
 
@@ -271,9 +287,9 @@ export class SwarmRuntime implements Runtime {
       if (typeof c === "string") continue;
       const info = await c.inspect();
       if (!info.State.Running) continue;
-      // As on one engine: a signal from the host to the task's init when its pid is this host's
-      // (the test cluster's nodes share the host's PID namespace); else through its node's engine.
-      if (!crashFromHost(info.State.Pid, info.Id, sig)) await c.kill({ signal: sig });
+      // As on one engine: a signal from the host to the task's init when it runs on this host (the
+      // test swarm's nodes); else through its node's engine. Swarm's restart policy applies either way.
+      if (!crashFromHost(hostPidOfNodePid(info.Id, info.State.Pid) ?? 0, info.Id, sig)) await c.kill({ signal: sig });
       names.push(r.plan.host);
     }
     return names;
@@ -374,17 +390,23 @@ export class SwarmRuntime implements Runtime {
     return before;
   }
 
+  /** The pid on this host (the faults signal it and read its /proc): a node's engine answers in
+   * the node's own PID namespace, so it is looked up among the container's cgroup's processes. */
   async exec(service: string, replica: number, cmd: string[]): Promise<{ pid: number }> {
     const [r] = this.find(service, replica) as [Replica];
-    return execDetached(await this.containerOrThrow(r), cmd, this.labels(), r.plan.host);
+    const c = await this.containerOrThrow(r);
+    const { pid } = await execDetached(c, cmd, this.labels(), r.plan.host);
+    const host = hostPidOfNodePid(c.id, pid);
+    if (host === undefined) throw new Error(`${r.plan.host}: ${cmd.join(" ")} started (pid ${pid} on its node) but no process of this host is it`);
+    return { pid: host };
   }
 
+  /** Host pids of the container's processes, from its cgroup (the host's own tree: see the header). */
   async pids(service: string, replica: number): Promise<number[]> {
     const [r] = this.find(service, replica) as [Replica];
     const c = await this.container(r);
     if (typeof c === "string" || !(await c.inspect()).State.Running) return [];
-    const top = (await c.top({ ps_args: "-o pid" })) as { Processes: string[][] };
-    return top.Processes.map((p) => Number(p[0])).filter((n) => n > 0);
+    return readProcs(c.id) ?? [];
   }
 
   /** Container events of the run from every node's engine (a task's container lives on its node). */
