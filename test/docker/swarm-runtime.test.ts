@@ -19,7 +19,8 @@ services:
   cache: { kind: memcached, replicas: 3, restart: always }
   pinned: { kind: memcached, placement: node-2 }
   web: { kind: app, placement: node-1 }
-links: [{ from: web, to: cache }]
+  db: { kind: postgres, placement: node-3 }
+links: [{ from: web, to: cache }, { from: web, to: db }]
 load: { target: web, phases: [{ duration: 1s, rate: 1 }] }
 `;
 
