@@ -117,7 +117,9 @@ describe.skipIf(!on)("swarm runtime on the test swarm", () => {
     await until("the pinned replica answers again", 60_000, async () => (await versionRtt(await t.ep("pinned"))) !== null);
     // the node is Ready again in the manager's eyes
     await until("node-2 ready", 60_000, async () => {
-      const n = (await engineAt(cluster.manager).calls.getNode(node?.id as string).inspect()) as { Status: { State: string } };
+      const n = (await engineAt(cluster.manager)
+        .calls.getNode(node?.id as string)
+        .inspect()) as { Status: { State: string } };
       return n.Status.State === "ready";
     });
   });

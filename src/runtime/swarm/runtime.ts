@@ -56,7 +56,10 @@ interface Task {
 function hostPidOfNodePid(id: string, nodePid: number): number | undefined {
   for (const p of readProcs(id) ?? []) {
     try {
-      const ns = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1]?.trim().split(/\s+/);
+      const ns = /^NSpid:\s+(.*)$/m
+        .exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1]
+        ?.trim()
+        .split(/\s+/);
       if (ns && Number(ns[1] ?? ns[0]) === nodePid) return p;
     } catch {
       /* gone */
@@ -397,7 +400,8 @@ export class SwarmRuntime implements Runtime {
     const c = await this.containerOrThrow(r);
     const { pid } = await execDetached(c, cmd, this.labels(), r.plan.host);
     const host = hostPidOfNodePid(c.id, pid);
-    if (host === undefined) throw new Error(`${r.plan.host}: ${cmd.join(" ")} started (pid ${pid} on its node) but no process of this host is it`);
+    if (host === undefined)
+      throw new Error(`${r.plan.host}: ${cmd.join(" ")} started (pid ${pid} on its node) but no process of this host is it`);
     return { pid: host };
   }
 
@@ -471,14 +475,23 @@ export class SwarmRuntime implements Runtime {
     return onIt;
   }
 
+  /** The lease is held until the run's own objects are gone (a Swarm teardown takes longer than
+   * the reaper's grace): a harness that dies half-way leaves the rest to the reaper. */
   down(): Promise<TeardownReport> {
-    this.lease?.release();
-    this.tornDown ??= this.removeAll();
+    this.tornDown ??= this.removeAll().finally(async () => {
+      this.lease?.release();
+      const label = `${LABEL.run}=${this.runId}`;
+      for (const c of await this.manager.listContainers({ all: true, filters: { label: [label] } }).catch(() => []))
+        await this.manager
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => {});
+    });
     return this.tornDown;
   }
 
-  /** Services, then (once their tasks left it) the network, then the reaper; a node still down
-   * is brought back first, so nothing of the run is left on it. */
+  /** Services, then (once their tasks left it) the network; a node still down is brought back
+   * first, so nothing of the run is left on it. */
   private async removeAll(): Promise<TeardownReport> {
     const t0 = Date.now();
     const problems: string[] = [];
@@ -526,12 +539,6 @@ export class SwarmRuntime implements Runtime {
         }
       }
     }
-    const reapers = await this.manager.listContainers({ all: true, filters: { label: [label] } });
-    for (const c of reapers)
-      await this.manager
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => {});
     if (problems.length) throw new Error(`teardown of the swarm run: ${problems.join("; ")}`);
     return { containers: Math.max(containers, services.length), networks: networks.length, ms: Date.now() - t0 };
   }
