@@ -12,9 +12,8 @@ import { formatSummary } from "../report/summary.js";
 import { runScenario } from "../run/run.js";
 import { parseDuration } from "../scenario/units.js";
 import { EXIT } from "./exit.js";
-import { engineOrExit, loadOrExit } from "./preflight.js";
+import { engineOrExit, loadOrExit, runLog, stopOnSignals } from "./preflight.js";
 
-const FORCED_TEARDOWN_MS = 10_000;
 /** A session lasts at most this long unless --max says otherwise: every load is bounded. */
 const DEFAULT_MAX = "30m";
 
@@ -46,29 +45,15 @@ export async function gamedayCommand(
     return EXIT.usage;
   }
   const ac = new AbortController();
-  let signals = 0;
-  let runId: string | undefined;
-  const onSignal = (sig: string) => {
-    signals++;
-    if (signals === 1) {
+  const { log, leftovers } = runLog();
+  const offSignals = stopOnSignals({
+    first: (sig) => {
       process.stderr.write(`\n${sig}: ending the game day — halt, tear down, write the record…\n`);
       void session.end("(terminal)", `${sig}: session ended from the terminal`).catch(() => ac.abort(new Error(sig)));
-    } else if (signals === 2) {
-      process.stderr.write(`${sig} again: interrupting; the teardown gets ${FORCED_TEARDOWN_MS / 1000} s more\n`);
-      ac.abort(new Error(sig));
-      setTimeout(() => {
-        process.stderr.write(`teardown did not finish: exiting; \`cascade down --run ${runId ?? "<id>"}\` removes what is left\n`);
-        process.exit(EXIT.interrupted);
-      }, FORCED_TEARDOWN_MS).unref();
-    } else process.exit(EXIT.interrupted);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  process.on("SIGHUP", onSignal);
-  const log = (l: string) => {
-    runId ??= /topology up: run ([0-9a-f]+)/.exec(l)?.[1];
-    process.stderr.write(`${l}\n`);
-  };
+    },
+    second: (sig) => ac.abort(new Error(sig)),
+    leftovers,
+  });
   log(`game day: ${loaded.scenario.name} (images: ${source}, from ${from}); at most ${o.max ?? DEFAULT_MAX}`);
   log(`page (only this URL can drive the session): ${server.url}`);
   let result: Awaited<ReturnType<typeof runScenario>>;
@@ -87,9 +72,7 @@ export async function gamedayCommand(
     process.stderr.write(`${e.message}\n`);
     return EXIT.infrastructure;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    process.off("SIGHUP", onSignal);
+    offSignals();
   }
   await server.close();
   log(`record: ${result.dir}`);

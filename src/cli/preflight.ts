@@ -94,3 +94,45 @@ export function runtimeOrExit(
   }
   return { name: "swarm", cluster };
 }
+
+/** After a second Ctrl-C, the teardown's last chance before the process exits anyway. */
+export const FORCED_TEARDOWN_MS = 10_000;
+
+/** Ctrl-C, SIGTERM and a closed terminal (SIGHUP) during a run: the first calls `first` (a clean
+ * stop), the second `second` and gives the teardown FORCED_TEARDOWN_MS more, the third exits at
+ * once; each exit says what may be left. Returns the function that removes the handlers. */
+export function stopOnSignals(h: { first(sig: string): void; second(sig: string): void; leftovers(): string }): () => void {
+  let signals = 0;
+  const onSignal = (sig: string) => {
+    signals++;
+    if (signals === 1) h.first(sig);
+    else if (signals === 2) {
+      process.stderr.write(`${sig} again: the teardown gets ${FORCED_TEARDOWN_MS / 1000} s more; once more exits at once\n`);
+      h.second(sig);
+      setTimeout(() => {
+        process.stderr.write(`teardown did not finish in ${FORCED_TEARDOWN_MS / 1000} s: exiting; ${h.leftovers()}\n`);
+        process.exit(EXIT.interrupted);
+      }, FORCED_TEARDOWN_MS).unref();
+    } else {
+      process.stderr.write(`${sig} a third time: exiting now; ${h.leftovers()}\n`);
+      process.exit(EXIT.interrupted);
+    }
+  };
+  for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(s, onSignal);
+  return () => {
+    for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(s, onSignal);
+  };
+}
+
+/** The run's progress on stderr, remembering its id (for what a forced exit may leave). */
+export function runLog(): { log: (l: string) => void; leftovers: () => string } {
+  let runId: string | undefined;
+  return {
+    log: (l) => {
+      runId ??= /topology up: run ([0-9a-f]+)/.exec(l)?.[1];
+      process.stderr.write(`${l}\n`);
+    },
+    leftovers: () =>
+      runId ? `containers of run ${runId} may be left: \`cascade down --run ${runId}\` removes them` : "nothing was started yet",
+  };
+}

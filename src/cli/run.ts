@@ -1,6 +1,6 @@
 // cascade run: the whole pipeline, with Ctrl-C / SIGTERM / crashes turned into a clean teardown.
 import { resolveSource } from "../images/source.js";
-import { engineOrExit, loadOrExit, runtimeOrExit } from "./preflight.js";
+import { engineOrExit, loadOrExit, runLog, runtimeOrExit, stopOnSignals } from "./preflight.js";
 import { RecordUnwritable } from "../observe/record.js";
 import { runScenario } from "../run/run.js";
 import { formatSummary } from "../report/summary.js";
@@ -10,9 +10,6 @@ import { planTopology, redactedPlan } from "../topology/plan.js";
 import { gateOfRun } from "../analyze/gate.js";
 import { githubLines } from "./analyze.js";
 import { type OutputFormat, githubAnnotation } from "./format.js";
-
-/** After a second Ctrl-C, the teardown's last chance before the process exits anyway. */
-const FORCED_TEARDOWN_MS = 10_000;
 
 export async function runCommand(
   file: string,
@@ -33,45 +30,25 @@ export async function runCommand(
   if (noEngine !== undefined) return noEngine;
   const { source, from } = resolveSource(o.images);
   const ac = new AbortController();
-  let signals = 0;
-  let runId: string | undefined;
   let crashed = false;
-  const leftovers = () =>
-    runId ? `containers of run ${runId} may be left: \`cascade down --run ${runId}\` removes them` : "nothing was started yet";
-  // First signal: a clean stop (faults reverted, containers removed, record written). Second: the
-  // teardown gets at most FORCED_TEARDOWN_MS more. Third: exit at once, saying what may be left.
-  const onSignal = (sig: string) => {
-    signals++;
-    if (signals === 1) {
+  const { log, leftovers } = runLog();
+  // First signal: a clean stop (faults reverted, containers removed, record written).
+  stopOnSignals({
+    first: (sig) => {
       process.stderr.write(`\n${sig}: stopping the run, reverting faults and removing its containers…\n`);
       ac.abort(new Error(sig));
-    } else if (signals === 2) {
-      process.stderr.write(`${sig} again: the teardown gets ${FORCED_TEARDOWN_MS / 1000} s more; once more exits at once\n`);
-      setTimeout(() => {
-        process.stderr.write(`teardown did not finish in ${FORCED_TEARDOWN_MS / 1000} s: exiting; ${leftovers()}\n`);
-        process.exit(EXIT.interrupted);
-      }, FORCED_TEARDOWN_MS).unref();
-    } else {
-      process.stderr.write(`${sig} a third time: exiting now; ${leftovers()}\n`);
-      process.exit(EXIT.interrupted);
-    }
-  };
+    },
+    second: () => {},
+    leftovers,
+  });
   const onCrash = (e: unknown) => {
     process.stderr.write(`unexpected error: ${(e as Error)?.stack ?? e}\ntearing down…\n`);
     // Never 0 after a crash, whatever the run goes on to measure.
     crashed = true;
     ac.abort(e);
   };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  // A closed terminal is a stop too, not an instant death that leaves a paused container paused.
-  process.on("SIGHUP", onSignal);
   process.on("uncaughtException", onCrash);
   process.on("unhandledRejection", onCrash);
-  const log = (l: string) => {
-    runId ??= /topology up: run ([0-9a-f]+)/.exec(l)?.[1];
-    process.stderr.write(`${l}\n`);
-  };
   log(`scenario ${loaded.scenario.name} (images: ${source}, from ${from})`);
   let result: Awaited<ReturnType<typeof runScenario>>;
   try {
