@@ -3,7 +3,9 @@
 // file, preflight) is unit-tested.
 import { existsSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { moduleFor } from "../../src/faults/registry.js";
 import { readCgroup } from "../../src/observe/sources/cgroup.js";
+import type { Fault } from "../../src/scenario/schema.js";
 import { type Cluster, readCluster } from "../../src/runtime/swarm/cluster.js";
 import { engineAt } from "../../src/runtime/docker/client.js";
 import { LABEL } from "../../src/runtime/docker/labels.js";
@@ -96,6 +98,17 @@ describe.skipIf(!on)("swarm runtime on the test swarm", () => {
     const { pid } = await t.runtime.exec("cache", 2, ["sleep", "30"]);
     expect(readFileSync(`/proc/${pid}/cmdline`, "utf8")).toContain("sleep");
     process.kill(pid, "SIGKILL");
+  });
+
+  it("lowers a task's open-files limit with the ulimit fault (its processes found on this host) and restores it", async () => {
+    const f = { kind: "ulimit", service: "cache", replica: 2, nofile: 77, at: 0 } as const;
+    const applied = await moduleFor(f as Fault).apply(f as Fault, { runtime: t.runtime });
+    const pids = applied.detail.pids as number[];
+    expect(pids.length).toBeGreaterThan(0);
+    const soft = () => /Max open files\s+(\S+)/.exec(readFileSync(`/proc/${pids[0]}/limits`, "utf8"))?.[1];
+    expect(soft()).toBe("77");
+    await applied.revert?.();
+    expect(soft()).not.toBe("77");
   });
 
   it("stops a replica (scaled to 0: its name goes) and starts it again, waited ready", async () => {
