@@ -38,6 +38,9 @@ interface Live {
   holder?: Docker.Container;
 }
 
+/** How long a kill waits for the engine to see the container die. */
+const KILL_SEEN_MS = 5000;
+
 /** The holder is a sleeping process: a few MB, the lowest CPU weight, no restart of its own. */
 const HOLDER_MEMORY = 8 * 2 ** 20;
 
@@ -253,8 +256,20 @@ export class DockerRuntime implements Runtime {
       // container's (same host, cgroup names it) — otherwise fall back to the API.
       if (!crashFromHost(info.State.Pid, info.Id, sig)) await l.container.kill({ signal: sig });
       names.push(l.plan.host);
+      // Returns once the engine has seen the death (a start right after it found the container
+      // still "running" and started nothing); a signal the process survives is not waited out.
+      if (sig === "SIGKILL") await this.seenDead(l, info.State.Pid, info.RestartCount);
     }
     return names;
+  }
+
+  private async seenDead(l: Live, pid: number, restarts: number): Promise<void> {
+    const until = Date.now() + KILL_SEEN_MS;
+    while (Date.now() < until) {
+      const st = await l.container.inspect();
+      if (!st.State.Running || st.State.Pid !== pid || st.RestartCount > restarts) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   async start(service: string, replicas: number[] | undefined): Promise<string[]> {
