@@ -114,8 +114,10 @@ export class SwarmRuntime implements Runtime {
     if (!images.reaper) throw new Error("no reaper image resolved: a run without a lease could be taken for leftovers");
     const managerNode = this.cluster.nodes.find((n) => n.role === "manager") as ClusterNode;
     const refs = plan.containers.map((c) => this.imageOf(c, images));
+    const placed = plan.containers.map((c, i) => this.place(c, i));
+    // Each image only to the nodes its replicas are placed on (a cold node takes ~3 min for all).
     await ensureOnNodes([images.reaper], [managerNode], progress, signal);
-    await ensureOnNodes([...new Set(refs)], this.cluster.nodes, progress, signal);
+    for (const ref of new Set(refs)) await ensureOnNodes([ref], [...new Set(placed.filter((_, i) => refs[i] === ref))], progress, signal);
     const t0 = Date.now();
     this.lease = await Lease.take(this.runId, images.reaper, this.labels(), onLeaseLost ?? (() => {}), signal, {
       client: this.manager,
@@ -135,7 +137,7 @@ export class SwarmRuntime implements Runtime {
     for (const [i, c] of plan.containers.entries()) {
       signal?.throwIfAborted();
       const t0 = Date.now();
-      const r: Replica = { plan: c, name: `cascade-${this.runId}-${c.host}`, node: this.place(c, i) };
+      const r: Replica = { plan: c, name: `cascade-${this.runId}-${c.host}`, node: placed[i] as ClusterNode };
       await this.manager.createService(this.spec(r, refs[i] as string, 1) as never);
       this.replicas.push(r);
       await this.waitReady(r, signal);
