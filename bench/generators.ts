@@ -13,6 +13,7 @@
 // the difference of p50 and p99 in %. The must-show: 2 generators send ≥ 99 % of planned, and
 // their merged p50/p99 are within 5 % of the single generator's. A benchmark: it prints figures
 // and exits 1 when the must-show does not hold (a shared machine can make it miss; say so).
+import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { prepareLoad } from "../src/load/generators.js";
@@ -46,6 +47,17 @@ const la = () =>
     .map((x) => x.toFixed(2))
     .join(" / ");
 
+/** TCP sockets in TIME_WAIT on this machine (each run leaves thousands for 60 s). */
+const timeWait = () => Number(/TCP:.* tw (\d+)/.exec(readFileSync("/proc/net/sockstat", "utf8"))?.[1] ?? 0);
+
+/** Waits (at most 65 s) until the last run's TIME_WAIT sockets are gone, so no run starts short of
+ * ephemeral ports (28k on this machine; a 4,000 req/s stall opens ~10k connections). */
+async function quietPorts(): Promise<void> {
+  const until = Date.now() + 65_000;
+  if (timeWait() > 2000) print(`  (waiting for ${int(timeWait())} TIME_WAIT sockets of the last run to expire)`);
+  while (timeWait() > 2000 && Date.now() < until) await new Promise((r) => setTimeout(r, 1000));
+}
+
 interface Row {
   generators: number;
   planned: number;
@@ -63,7 +75,8 @@ interface Row {
 }
 
 async function once(generators: number): Promise<Row> {
-  const target = await startTarget(SERVICE_MS);
+  await quietPorts();
+  const target = await startTarget(SERVICE_MS, true);
   try {
     const spec = { url: target.url, phases: [{ duration: SECONDS * 1000, rate: RATE }], timeout: TIMEOUT_MS, connections: CONNECTIONS };
     const load = await prepareLoad(spec, generators);
@@ -113,7 +126,7 @@ function describe(r: Row): string[] {
   const lines = [
     `  ${r.generators === 1 ? "1 generator (the in-process driver)" : `${r.generators} generator processes`}:`,
     `    planned ${int(r.planned)}, sent ${int(t.sent)} (${pct(t.sent / r.planned)} of planned), dropped ${int(t.dropped)}, offered ${int(t.offered)}; the target received ${int(r.received)}, held ${int(r.held)} in the stall`,
-    `    merged p50 ${ms(r.sum.latency.p50)}, p99 ${ms(r.sum.latency.p99)}, max ${ms(r.sum.latency.max)}; ok ${int(t.s2xx)}, errors ${int(t.errors)}, timeouts ${int(t.timeouts)}; peak ${int(r.sum.connections.peak)} connections`,
+    `    merged p50 ${ms(r.sum.latency.p50)}, p99 ${ms(r.sum.latency.p99)}, max ${ms(r.sum.latency.max)}; ok ${int(t.s2xx)}, errors ${int(t.errors)}, timeouts ${int(t.timeouts)}; peak ${int(r.sum.connections.peak)} connections, ${int(r.sum.connections.opened)} opened`,
     `    wall ${r.wallS.toFixed(1)} s; CPU s: harness ${r.harness.toFixed(2)}${r.gens.length ? `, generators ${r.gens.map((g) => (g === null ? "-" : g.toFixed(2))).join(" + ")}` : ""}, target ${r.target.toFixed(2)}; machine ${r.machine.toFixed(2)} of ${cpus().length} cores busy; load average ${r.laBefore} → ${r.laAfter}`,
   ];
   for (const g of r.sum.generators ?? [])

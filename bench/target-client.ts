@@ -3,7 +3,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import type { FromTarget, ToTarget } from "./target.js";
+import type { FromTarget, ToTarget } from "./target-control.js";
 
 export interface Target {
   url: string;
@@ -19,9 +19,12 @@ export const children = new Set<ChildProcess>();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A target on 127.0.0.1; `serviceMs` > 0: it answers each request that long after it arrived. */
-export async function startTarget(serviceMs = 0): Promise<Target> {
-  const child = fork(fileURLToPath(new URL("./target.ts", import.meta.url)), [String(serviceMs)], {
+/** A target on 127.0.0.1; `serviceMs` > 0: it answers each request that long after it arrived.
+ * `lean`: bench/lean-target.ts (raw sockets, for thousands of requests per second), else the
+ * node:http one (bench/target.ts). */
+export async function startTarget(serviceMs = 0, lean = false): Promise<Target> {
+  const file = lean ? "./lean-target.ts" : "./target.ts";
+  const child = fork(fileURLToPath(new URL(file, import.meta.url)), [String(serviceMs)], {
     execArgv: ["--import", "tsx"],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });

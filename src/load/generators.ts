@@ -335,7 +335,8 @@ class RunOfGenerators {
     if (g.health === "lost") return;
     g.health = "lost";
     g.kill();
-    this.tell(g, `${reason}; its share of the arrivals after ${secs(g.nextT * 1000)} was not sent`);
+    // What it sent after its last reported second is not counted; what it had yet to send never went.
+    this.tell(g, `${reason}; the record lacks its share from ${secs(g.nextT * 1000)} on`);
     // The merged seconds it held back go on without it.
     this.seconds.drain(this.live());
     this.cohortMerge.drain(this.live());
