@@ -117,6 +117,11 @@ class Gen {
   ) {
     // "close" comes after the last message the process sent ("exit" may come before it).
     this.exit = new Promise((resolve) => child.once("close", () => resolve()));
+    // A failed spawn or a send on a closed channel is an "error" event: unheard, it would crash the
+    // harness. Its message is kept as the generator's last words; its exit (or the watchdog) tells.
+    child.on("error", (e) => {
+      this.stderr += `\n${e.message}`;
+    });
     child.stderr?.setEncoding("utf8");
     child.stderr?.on("data", (d: string) => {
       this.stderr = (this.stderr + d).slice(-2000);
@@ -178,6 +183,7 @@ class Generators implements PreparedLoad {
         clearTimeout(timer);
         g.child.off("message", onMessage);
         g.child.off("exit", onExit);
+        g.child.off("error", onError);
         signal?.removeEventListener("abort", onAbort);
         if (e) reject(e);
         else resolve();
@@ -187,10 +193,12 @@ class Generators implements PreparedLoad {
       };
       const onExit = (code: number | null, sig: string | null) =>
         end(new Error(`${who} exited before it was ready (${sig ?? `code ${code}`})${g.lastWords()}`));
+      const onError = (e: Error) => end(new Error(`${who} could not start: ${e.message}`));
       const onAbort = () => end(new Error(`${who}: aborted while starting`));
       const timer = setTimeout(() => end(new Error(`${who} was not ready within ${secs(READY_MS)}`)), READY_MS);
       g.child.on("message", onMessage);
       g.child.once("exit", onExit);
+      g.child.once("error", onError);
       if (signal?.aborted) onAbort();
       else signal?.addEventListener("abort", onAbort, { once: true });
     });
