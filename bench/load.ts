@@ -10,8 +10,7 @@
 //
 // All traffic goes to 127.0.0.1; every step is bounded in time; the HAProxy container is
 // labelled and removed in `finally` and on SIGINT/SIGTERM.
-import { type ChildProcess, execFile, fork } from "node:child_process";
-import { once } from "node:events";
+import { execFile } from "node:child_process";
 import http from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { cpus, loadavg } from "node:os";
@@ -24,7 +23,7 @@ import { runLoad } from "../src/load/driver.js";
 import { docker } from "../src/runtime/docker/client.js";
 import type { ClientResult } from "./client.js";
 import { cpuWindow } from "./cpu.js";
-import type { FromTarget, ToTarget } from "./target.js";
+import { children, startTarget } from "./target-client.js";
 
 const STALL_MS = 2000;
 const STALL_RUN_S = 5;
@@ -45,43 +44,6 @@ const int = (x: number) => Math.round(x).toLocaleString("en-US");
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (s: string) => process.stderr.write(`  … ${s}\n`);
-
-// ---------- child-process target ----------
-
-interface Target {
-  url: string;
-  stall(ms: number): Promise<{ held: number; windowMs: number }>;
-  report(): Promise<{ received: number; maxPer10ms: number; seconds: number }>;
-  stop(): void;
-}
-
-const children = new Set<ChildProcess>();
-
-async function startTarget(): Promise<Target> {
-  const child = fork(here("./target.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  children.add(child);
-  const timeout = sleep(10_000).then(() => {
-    throw new Error("bench target did not start in 10 s");
-  });
-  const [ready] = (await Promise.race([once(child, "message"), timeout])) as [FromTarget];
-  if (ready.type !== "ready") throw new Error("bench target: unexpected first message");
-  const ask = async <T extends FromTarget["type"]>(m: ToTarget, reply: T) => {
-    const got = once(child, "message") as Promise<[FromTarget]>;
-    child.send(m);
-    const [r] = await got;
-    if (r.type !== reply) throw new Error(`bench target: expected ${reply}, got ${r.type}`);
-    return r as Extract<FromTarget, { type: T }>;
-  };
-  return {
-    url: `http://127.0.0.1:${ready.port}/`,
-    stall: (ms) => ask({ type: "stall", ms }, "stalled"),
-    report: () => ask({ type: "report" }, "report"),
-    stop: () => {
-      child.kill();
-      children.delete(child);
-    },
-  };
-}
 
 // ---------- (a) stall ----------
 

@@ -10,6 +10,7 @@ import { resolveSource } from "../images/source.js";
 import { RecordUnwritable } from "../observe/record.js";
 import { formatSummary } from "../report/summary.js";
 import { runScenario } from "../run/run.js";
+import { positionIn } from "../scenario/load.js";
 import { parseDuration } from "../scenario/units.js";
 import { EXIT } from "./exit.js";
 import { engineOrExit, loadOrExit, runLog, stopOnSignals } from "./preflight.js";
@@ -33,6 +34,15 @@ export async function gamedayCommand(
   }
   const loaded = await loadOrExit(file);
   if (typeof loaded === "number") return loaded;
+  // The page steers the load live (rate, pause, burst) through one in-process driver; the shares of
+  // several generator processes are not steered, so such a file is refused before anything starts.
+  if (loaded.scenario.load.generators > 1) {
+    const at = positionIn(loaded.source, ["load", "generators"]);
+    process.stderr.write(
+      `${file}:${at.line}:${at.col}  load.generators  ${loaded.scenario.load.generators}: a game day steers its load live through one in-process driver; set generators: 1 (or remove it) to play this file\n1 problem(s); nothing was started.\n`,
+    );
+    return EXIT.invalidScenario;
+  }
   const engine = await engineOrExit();
   if (engine !== undefined) return engine;
   const { source, from } = resolveSource(o.images);

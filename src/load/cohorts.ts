@@ -68,6 +68,11 @@ export class Cohorts {
     this.of(intendedMs).errors++;
   }
 
+  /** Cohort t's latency histogram (null if none), as it stands. */
+  histogram(t: number): hdr.Histogram | null {
+    return (this.cohorts[t] as Cohort).hist;
+  }
+
   /** Cohort t as a sample; its histogram is released. */
   sample(t: number): CohortSample {
     const c = this.cohorts[t] as Cohort;

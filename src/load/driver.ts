@@ -30,7 +30,17 @@ import { type LoadOptions, type LoadSample, type LoadSpec, type LoadSummary, TOT
 
 export { isLoopbackUrl } from "./target.js";
 export { LoadControl, LoadNotRunning } from "./control.js";
-export type { LoadLatency, LoadOptions, LoadSample, LoadSpec, LoadSummary, LoadTotals, RatePhase } from "./types.js";
+export type {
+  GeneratorEvent,
+  GeneratorFigure,
+  LoadLatency,
+  LoadOptions,
+  LoadSample,
+  LoadSpec,
+  LoadSummary,
+  LoadTotals,
+  RatePhase,
+} from "./types.js";
 
 /** Idle connections older than this are closed: below common server idle timeouts (Node's 5 s). */
 const IDLE_CLOSE_MS = 2000;
@@ -78,6 +88,8 @@ class LoadRun implements ConnectionSink, Steerable {
   private readonly samples: LoadSample[] = [];
   private readonly cohorts: Cohorts;
   private readonly cohortSamples: CohortSample[] = [];
+  /** lags[s]: the latest an arrival of second s went out after its intended time, ms */
+  private readonly lags: number[];
   /** next cohort (intended send second) to emit */
   private nextCohort = 0;
   private t0 = 0;
@@ -100,8 +112,9 @@ class LoadRun implements ConnectionSink, Steerable {
     ep: Endpoint,
     request: Buffer,
   ) {
-    this.sched = new Schedule(spec.phases);
+    this.sched = new Schedule(spec.phases, spec.share);
     this.n = Math.ceil(this.sched.totalMs / 1000);
+    this.lags = new Array(this.n).fill(0);
     this.horizonMs = this.sched.totalMs;
     this.cum = Array.from({ length: this.n + 1 }, (_, s) => this.sched.countBefore(Math.min(s * 1000, this.sched.totalMs)));
     this.secs = new Seconds(this.n);
@@ -211,7 +224,9 @@ class LoadRun implements ConnectionSink, Steerable {
       }
       const k = this.next++;
       const t = this.sched.timeOf(k);
-      this.secs.at(this.secondOf(k)).sent++;
+      const s = this.secondOf(k);
+      this.secs.at(s).sent++;
+      if (now - t > (this.lags[s] as number)) this.lags[s] = now - t;
       this.cohorts.sent(t);
       c.send(t);
       this.inflight++;
@@ -312,19 +327,22 @@ class LoadRun implements ConnectionSink, Steerable {
   }
 
   private emitCohort(): void {
+    const hist = this.cohorts.histogram(this.nextCohort);
     const c = this.cohorts.sample(this.nextCohort++);
     this.cohortSamples.push(c);
-    this.opts.onCohort?.(c);
+    this.opts.onCohort?.(c, hist);
   }
 
   /** Emit second t; `processed` arrivals were dispatched or dropped (less than planned on abort). */
   private emit(t: number, processed: number): void {
     const from = this.cum[t] as number;
     this.secs.at(t).offered = Math.min(Math.max(processed, from), this.cum[t + 1] as number) - from;
+    const hist = this.secs.histogram(t);
     const s = this.secs.sample(t, this.wall0);
     this.nextEmit = t + 1;
     this.samples.push(s);
-    this.opts.onSample?.(s);
+    this.opts.onLag?.(t, Math.round(this.lags[t] ?? 0));
+    this.opts.onSample?.(s, hist);
   }
 
   private readonly onAbort = (): void => {

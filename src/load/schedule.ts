@@ -4,6 +4,10 @@
 // reaches k + ½, so arrivals sit in the middle of their 1/rate slot: 100 req/s gives 5, 15, …,
 // 995 ms, exactly 100 per second, and a second boundary never falls on an arrival through
 // float rounding. A pause (rate 0) has none; the first arrival after it comes half a slot in.
+//
+// A share (several generators): generator i of N takes the declared arrivals i, i + N, i + 2N, …
+// and counts only those, so the N shares are disjoint and their union is the declared stream,
+// arrival for arrival, whatever the profile (a ramp or a pause too) and after a replan.
 
 export interface RatePhase {
   /** ms */
@@ -30,15 +34,27 @@ interface Segment {
   to: number;
 }
 
+/** Generator `index` (0-based) of `of` takes the declared arrivals k with k mod `of` = `index`. */
+export interface Share {
+  index: number;
+  of: number;
+}
+
 export class Schedule {
   totalMs: number;
-  /** arrivals in the whole profile */
+  /** arrivals in the whole profile (of this share) */
   total: number;
   private segs: Segment[] = [];
   /** segment cursor for timeOf(), which is called with increasing k */
   private cur = 0;
+  private readonly index: number;
+  private readonly of: number;
 
-  constructor(phases: readonly RatePhase[]) {
+  constructor(phases: readonly RatePhase[], share?: Share) {
+    this.index = share?.index ?? 0;
+    this.of = share?.of ?? 1;
+    if (!(Number.isInteger(this.of) && this.of >= 1 && Number.isInteger(this.index) && this.index >= 0 && this.index < this.of))
+      throw new Error(`bad share ${JSON.stringify(share)}: index 0 ≤ i < of`);
     this.totalMs = this.append(phases, 0, 0);
     this.total = this.countBefore(this.totalMs);
   }
@@ -98,14 +114,16 @@ export class Schedule {
     return this.segs.length ? (this.segs[this.segs.length - 1] as Segment).after : 0;
   }
 
-  /** Arrivals due strictly before `t` ms: #{k ≥ 0 : k + ½ < N(t)}. */
+  /** Arrivals of this share due strictly before `t` ms: #{k ≥ 0 : k + ½ < N(t), k mod of = index}. */
   countBefore(t: number): number {
-    return Math.max(0, Math.ceil(this.integral(t) - 0.5 - 1e-9));
+    const all = Math.max(0, Math.ceil(this.integral(t) - 0.5 - 1e-9));
+    return this.of === 1 ? all : Math.max(0, Math.ceil((all - this.index) / this.of));
   }
 
-  /** Intended time (ms from the run start) of arrival k, 0 ≤ k < total. */
-  timeOf(k: number): number {
-    const target = k + 0.5;
+  /** Intended time (ms from the run start) of this share's arrival j, 0 ≤ j < total: the declared
+   * arrival index + j·of. */
+  timeOf(j: number): number {
+    const target = this.index + j * this.of + 0.5;
     let i = this.cur;
     if (i >= this.segs.length || (this.segs[i] as Segment).before >= target) i = 0;
     while (i < this.segs.length - 1 && (this.segs[i] as Segment).after < target) i++;

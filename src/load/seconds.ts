@@ -15,7 +15,7 @@ class Bucket {
   max = -1;
 }
 
-function latencyOf(h: hdr.Histogram | null, max: number): LoadLatency {
+export function latencyOf(h: hdr.Histogram | null, max: number): LoadLatency {
   if (h === null || h.totalCount === 0) return { p50: null, p95: null, p99: null, max: null };
   const ms = (p: number) => Math.round(h.getValueAtPercentile(p)) / 1000;
   return { p50: ms(50), p95: ms(95), p99: ms(99), max: Math.round(max * 1000) / 1000 };
@@ -45,6 +45,11 @@ export class Seconds {
     b.hist ??= newHistogram();
     b.hist.recordValue(Math.max(1, Math.round(ms * 1000)));
     if (ms > b.max) b.max = ms;
+  }
+
+  /** Second `t`'s latency histogram (null if none), as it stands. */
+  histogram(t: number): hdr.Histogram | null {
+    return (this.buckets[t] as Bucket).hist;
   }
 
   /** The sample of second `t`; its histogram is merged into the run's and released. */

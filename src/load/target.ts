@@ -63,6 +63,10 @@ export function validateSpec(spec: LoadSpec): void {
   if (!Number.isInteger(spec.connections) || spec.connections < 1) {
     throw new Error("load: connections must be an integer >= 1");
   }
+  const sh = spec.share;
+  if (sh !== undefined && !(Number.isInteger(sh.of) && sh.of >= 1 && Number.isInteger(sh.index) && sh.index >= 0 && sh.index < sh.of)) {
+    throw new Error(`load: share ${JSON.stringify(sh)}: index must be an integer with 0 <= index < of`);
+  }
 }
 
 /** The numeric address and port to connect to (one DNS lookup per run, not per connection). */

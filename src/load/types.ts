@@ -1,9 +1,10 @@
 // The load stage's plain data types (what run.ts, observe/ and analyze/ see).
+import type { Histogram } from "hdr-histogram-js";
 import type { CohortSample } from "./cohorts.js";
 import type { LoadControl } from "./control.js";
-import type { RatePhase } from "./schedule.js";
+import type { RatePhase, Share } from "./schedule.js";
 
-export type { RatePhase } from "./schedule.js";
+export type { RatePhase, Share } from "./schedule.js";
 
 export interface LoadSpec {
   /** http://HOST:PORT/path — HOST is loopback (127.0.0.1 / localhost / ::1) or one of `ownHosts`. */
@@ -18,6 +19,9 @@ export interface LoadSpec {
   timeout: number;
   /** cap on open connections; an arrival that finds none free at the cap is dropped */
   connections: number;
+  /** this driver is one of several generators and sends only its share of the arrivals
+   * (schedule.ts); absent = all of them */
+  share?: Share;
 }
 
 /** One per second of load, second index t = 0,1,2… from the run start. */
@@ -71,15 +75,63 @@ export interface LoadSummary {
   cohorts: CohortSample[];
   totals: LoadTotals;
   latency: LoadLatency;
-  /** connections: most open at once, and opened over the run */
+  /** connections: most open at once, and opened over the run (with several generators, the sum
+   * of each one's peak: an upper bound) */
   connections: { peak: number; opened: number };
+  /** with several generators (generators.ts): how each one did; absent for the in-process driver */
+  generators?: GeneratorFigure[];
+}
+
+/** One load generator's run, as the harness saw it. */
+export interface GeneratorFigure {
+  /** 0-based; it took the declared arrivals k with k mod count = index */
+  index: number;
+  count: number;
+  pid: number | null;
+  /** ok; behind: it sent its seconds late or dispatched late past the bound; lost: it died, failed
+   * or stopped answering, and its share after that was never sent */
+  health: "ok" | "behind" | "lost";
+  /** why it is behind or lost, one line, and when it became so (ms from load start) */
+  reason?: string;
+  at_ms?: number;
+  /** its share of the plan's arrivals */
+  planned: number;
+  offered: number;
+  sent: number;
+  dropped: number;
+  /** seconds it reported, of the run's */
+  seconds: number;
+  /** the latest any of its seconds reached the harness after the second was due, ms */
+  worst_delay_ms: number;
+  /** the latest it dispatched an arrival after its intended time, ms */
+  max_dispatch_lag_ms: number;
+  /** its process's CPU time (user + system) from start to its last message, ms; null if it never sent it */
+  cpu_ms: number | null;
+}
+
+/** A generator fell behind or was lost, told as it happens (the run records it as an event). */
+export interface GeneratorEvent {
+  index: number;
+  count: number;
+  pid: number | null;
+  health: "behind" | "lost";
+  /** ms from load start */
+  at_ms: number;
+  reason: string;
 }
 
 export interface LoadOptions {
-  /** Called once per second, in order, while the run goes (the last second after the drain). */
-  onSample?: (s: LoadSample) => void;
-  /** Called once per intended send second, in order, once its requests resolved (`timeout` after it ends). */
-  onCohort?: (c: CohortSample) => void;
+  /** Called once per second, in order, while the run goes (the last second after the drain); with
+   * the second's latency histogram (µs; null if it has none), which the driver drops afterwards. */
+  onSample?: (s: LoadSample, hist: Histogram | null) => void;
+  /** Called once per intended send second, in order, once its requests resolved (`timeout` after
+   * it ends); with the cohort's latency histogram as for onSample. */
+  onCohort?: (c: CohortSample, hist: Histogram | null) => void;
+  /** Just before each second's sample: the latest an arrival of that intended second was dispatched after
+   * its intended time, ms (0 if none was sent). A driver that falls behind its clock shows here. */
+  onLag?: (t: number, ms: number) => void;
+  /** Several generators (generators.ts): one fell behind or was lost. */
+  onGenerator?: (e: GeneratorEvent) => void;
   signal?: AbortSignal;
   /** Steers the rate while the load runs (control.ts); the driver attaches itself at start. */
   control?: LoadControl;

@@ -18,7 +18,8 @@ import type { Runtime } from "../runtime/types.js";
 import { reap } from "../runtime/docker/labels.js";
 import type { TeardownReport } from "../runtime/types.js";
 import { Timeline, type FaultEvent } from "../faults/scheduler.js";
-import { runLoad, type LoadControl, type LoadSample, type RatePhase } from "../load/driver.js";
+import type { GeneratorFigure, LoadControl, LoadSample, LoadSpec, RatePhase } from "../load/driver.js";
+import { prepareLoad, type PreparedLoad } from "../load/generators.js";
 import { FILES, RECORD_SCHEMA_VERSION, RecordUnwritable, RunRecord } from "../observe/record.js";
 import { windows, stats, type WindowStats } from "../analyze/windows.js";
 import { judge, firstFaultMs, loadEvents, type Analysis } from "../analyze/analyze.js";
@@ -87,6 +88,9 @@ export interface RunResult {
   leftovers_removed: number;
   /** the scenario's stop condition (`abort:`) ended the load early: when, and why */
   stopped_early?: { at_s: number; reason: string };
+  /** with load.generators > 1: each generator process's share, what it sent and its health (a
+   * generator behind or lost makes the run a harness error) */
+  load_generators?: GeneratorFigure[];
 }
 
 /** result.json as written (schema: schemas/result.schema.json). */
@@ -134,6 +138,8 @@ export async function runScenario(declared: Scenario, source: string, opts: RunO
   let targetInfo: RunResult["target"];
   let images: ImagesUsed | undefined;
   let calibrations: DbCalibration[] = [];
+  let load: PreparedLoad | undefined;
+  let generators: GeneratorFigure[] | undefined;
   // Aborts the load when the baseline shows the setup did not hold: the run ends "completed" and
   // its analysis says so, with no fault applied to a system that was not under the needed pressure.
   const setupStop = new AbortController();
@@ -187,6 +193,20 @@ export async function runScenario(declared: Scenario, source: string, opts: RunO
     const route = await runtime.route();
     targetInfo = { url, route };
     progress(`load: ${describeLoad(scenario.load)} → ${url}${route === "bridge" ? " (on the run's bridge)" : " (published port)"}`);
+    const spec: LoadSpec = {
+      url,
+      method: scenario.load.method,
+      phases: opts.live?.phases ?? scenario.load.phases,
+      timeout: scenario.load.timeout,
+      connections: scenario.load.connections,
+      ownHosts: [target.host],
+    };
+    // A game day steers its load through one in-process driver (LoadControl); `cascade gameday`
+    // refuses generators > 1 before anything starts, this is the same rule for API callers.
+    if (opts.live && scenario.load.generators > 1)
+      throw new Error(`load.generators: ${scenario.load.generators} — a steered load (game day) runs in one driver; use generators: 1`);
+    // The generator processes come up before the clock starts, so the load starts with the timeline.
+    load = await prepareLoad(spec, scenario.load.generators, AbortSignal.any([signal, harnessBroke.signal]));
     timeline = new Timeline(scenario.faults, { runtime, ...(toxiproxy ? { toxiproxy } : {}) }, (e) => {
       faults.push(e);
       record.event(e);
@@ -215,43 +235,47 @@ export async function runScenario(declared: Scenario, source: string, opts: RunO
         setupStop.abort(new Error(failure));
       },
     );
-    const summary = await runLoad(
-      {
-        url,
-        method: scenario.load.method,
-        phases: opts.live?.phases ?? scenario.load.phases,
-        timeout: scenario.load.timeout,
-        connections: scenario.load.connections,
-        ownHosts: [target.host],
+    const summary = await load.run({
+      signal: AbortSignal.any([signal, setupStop.signal, harnessBroke.signal, abortStop.signal]),
+      ...(opts.live ? { control: opts.live.control } : {}),
+      onGenerator: (e) => {
+        event({ type: "generator", ...e });
+        progress(`  ${(e.at_ms / 1000).toFixed(1).padStart(5)} s  load generator ${e.index + 1} of ${e.count} ${e.health}: ${e.reason}`);
       },
-      {
-        signal: AbortSignal.any([signal, setupStop.signal, harnessBroke.signal, abortStop.signal]),
-        ...(opts.live ? { control: opts.live.control } : {}),
-        onCohort: (c) => record.sample({ kind: "cohort", ...c }),
-        onSample: (s) => {
-          samples.push(s);
-          record.sample({ kind: "load", ...s });
-          opts.live?.onLoad?.(s);
-          const stop = abortStop.signal.aborted ? undefined : stopCondition?.see(s);
-          if (stop) {
-            progress(stop);
-            stoppedEarly = { at_s: s.t + 1, reason: stop };
-            event({ type: "abort", at_s: s.t + 1, reason: stop });
-            abortStop.abort(new Error(stop));
-          }
-          if (s.t % 5 === 4)
-            progress(
-              `  ${String(s.t + 1).padStart(5)} s  sent ${s.sent}/s  dropped ${s.dropped}  ok ${s.s2xx + s.s3xx}  5xx ${s.s5xx}  err ${s.errors}  timeout ${s.timeouts}  p99 ${s.p99 === null ? "-" : Math.round(s.p99)} ms`,
-            );
-        },
+      onCohort: (c) => record.sample({ kind: "cohort", ...c }),
+      onSample: (s) => {
+        samples.push(s);
+        record.sample({ kind: "load", ...s });
+        opts.live?.onLoad?.(s);
+        const stop = abortStop.signal.aborted ? undefined : stopCondition?.see(s);
+        if (stop) {
+          progress(stop);
+          stoppedEarly = { at_s: s.t + 1, reason: stop };
+          event({ type: "abort", at_s: s.t + 1, reason: stop });
+          abortStop.abort(new Error(stop));
+        }
+        if (s.t % 5 === 4)
+          progress(
+            `  ${String(s.t + 1).padStart(5)} s  sent ${s.sent}/s  dropped ${s.dropped}  ok ${s.s2xx + s.s3xx}  5xx ${s.s5xx}  err ${s.errors}  timeout ${s.timeouts}  p99 ${s.p99 === null ? "-" : Math.round(s.p99)} ms`,
+          );
       },
-    );
+    });
     latency = summary.latency;
+    generators = summary.generators;
     if (opts.live) await opts.live.ended(AbortSignal.any([signal, harnessBroke.signal]));
     timings.load = Date.now() - t;
     clearTimeout(gate);
     if (signal.aborted) status = "interrupted";
     else if (harnessBroke.signal.aborted) throw harnessBroke.signal.reason;
+    else {
+      // A generator behind or lost: the load was not the declared one, so whatever was measured
+      // is not the scenario's verdict (a harness error, exit 3).
+      const problem = generatorProblem(generators);
+      if (problem) {
+        status = "error";
+        error = problem;
+      }
+    }
   } catch (e) {
     if (signal.aborted) status = "interrupted";
     else {
@@ -259,6 +283,7 @@ export async function runScenario(declared: Scenario, source: string, opts: RunO
       error = harnessBroke.signal.aborted ? (harnessBroke.signal.reason as Error).message : (e as Error).message;
     }
   } finally {
+    load?.close();
     const t = Date.now();
     if (observer) await observer.stop().catch(() => {});
     else await Promise.all(samplers.map((x) => x.close?.().catch(() => {}))); // readers opened during up
@@ -320,6 +345,7 @@ export async function runScenario(declared: Scenario, source: string, opts: RunO
     ...(teardown ? { teardown } : {}),
     leftovers_removed: reaped.length,
     ...(stoppedEarly ? { stopped_early: stoppedEarly } : {}),
+    ...(generators ? { load_generators: generators } : {}),
   };
   record.write(FILES.result, stored(result));
   if (analysis) {
@@ -332,6 +358,18 @@ export async function runScenario(declared: Scenario, source: string, opts: RunO
     }
   }
   return result;
+}
+
+/** One line naming every load generator that fell behind or was lost, or undefined. */
+export function generatorProblem(gens: readonly GeneratorFigure[] | undefined): string | undefined {
+  const bad = (gens ?? []).filter((g) => g.health !== "ok");
+  if (!bad.length) return undefined;
+  return bad
+    .map(
+      (g) =>
+        `load generator ${g.index + 1} of ${g.count} ${g.health === "lost" ? "lost" : "fell behind"} at ${((g.at_ms ?? 0) / 1000).toFixed(1)} s: ${g.reason ?? "no reason given"}`,
+    )
+    .join("; ");
 }
 
 /** result.json: the run as recorded, versioned. The analysis lives in analysis.json alone (one

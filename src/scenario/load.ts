@@ -172,6 +172,13 @@ function duplicateKeys(doc: Document, lc: LineCounter): { line: number; col: num
   return out;
 }
 
+/** Where `path` (e.g. ["load", "generators"]) is written in a valid scenario's text, for a command
+ * that refuses a field another command accepts (its nearest ancestor when the key is absent). */
+export function positionIn(source: string, path: readonly (string | number)[]): { line: number; col: number } {
+  const lc = new LineCounter();
+  return locate(parseDocument(source, { lineCounter: lc }), lc, path);
+}
+
 /** A scenario is a page or two of YAML; past this it is something else, and parsing it would only
  * take long and say little. */
 export const MAX_SCENARIO_BYTES = 1024 * 1024;

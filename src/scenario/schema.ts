@@ -10,6 +10,8 @@ import { parseBytes, parseDuration, parsePercent, parseShareRange } from "./unit
 export const MAX_DURATION_MS = 24 * 3_600_000;
 /** The highest rate the load generator is asked for (one process; wrk-class rates are ~10^4-10^5). */
 export const MAX_RATE = 100_000;
+/** Load generator processes at most (each is a Node process of its own, ~50 MB). */
+export const MAX_GENERATORS = 16;
 /** Sizes above this are typos (a 400-digit memory would otherwise overflow to no limit at all). */
 export const MAX_BYTES = 2 ** 40;
 /** Docker refuses a container memory limit below 6 MiB. */
@@ -372,6 +374,10 @@ export const Load = z.strictObject({
   method: z.enum(["GET", "POST", "PUT", "DELETE"]).default("GET"),
   timeout: PositiveDuration.default(5_000).meta({ description: "client deadline per request" }),
   connections: z.number().int().min(1).max(10_000).default(100).meta({ description: "connection cap of the load generator" }),
+  generators: z.number().int().min(1).max(MAX_GENERATORS).default(1).meta({
+    description:
+      "generator processes sharing the arrivals (arrival k goes to generator k mod N; each gets its part of the connection cap); 1 = the in-process driver",
+  }),
   phases: z.array(RatePhase).min(1),
 });
 

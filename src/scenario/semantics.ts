@@ -22,6 +22,9 @@ interface Parts {
   target?: string;
   /** End of the load in ms, when every phase duration is valid. */
   loadEnd?: number;
+  /** load.generators and load.connections, when valid (with their defaults) */
+  generators?: number;
+  connections?: number;
   faults: [number, Fault][];
   /** Whether every link / fault passed; a check that needs the whole list (is there such a link?
    * was it killed earlier?) would otherwise blame a valid entry for an invalid one. */
@@ -56,6 +59,8 @@ function salvage(raw: Record<string, unknown>): Parts {
   if (baseline) parts.baseline = baseline;
   const load = isObject(raw.load) ? raw.load : {};
   parts.target = valid(Load.shape.target, load.target);
+  parts.generators = valid(Load.shape.generators, load.generators);
+  parts.connections = valid(Load.shape.connections, load.connections);
   if (Array.isArray(load.phases) && load.phases.length > 0) {
     const durations = load.phases.map((p) => valid(RatePhase.shape.duration, isObject(p) ? p.duration : undefined));
     if (durations.every((d) => d !== undefined)) parts.loadEnd = durations.reduce((a, b) => a + b, 0);
@@ -127,6 +132,11 @@ function checkLimits(parts: Parts): PathIssue[] {
   if (parts.loadEnd !== undefined && parts.loadEnd > MAX_DURATION_MS)
     out.push({ path: ["load", "phases"], message: `the load lasts ${seconds(parts.loadEnd)}; at most 24h` });
   const replicas = [...(parts.services?.values() ?? [])].reduce((a, s) => a + (s?.replicas ?? 1), 0);
+  if (parts.generators !== undefined && parts.connections !== undefined && parts.generators > parts.connections)
+    out.push({
+      path: ["load", "generators"],
+      message: `${parts.generators} generators share a cap of ${parts.connections} connections: each needs at least one (raise load.connections)`,
+    });
   if (replicas > MAX_REPLICAS_TOTAL)
     out.push({ path: ["services"], message: `${replicas} replicas in all; at most ${MAX_REPLICAS_TOTAL} per run` });
   const named = new Map<string, number>();

@@ -36,7 +36,9 @@ export function describeFault(f: Fault, i: number): string {
 }
 
 /** The load's phases in one line: "30/s for 10 s, then 100/s for 50 s". */
-export const describeLoad = (l: Scenario["load"]): string => l.phases.map((p) => `${p.rate}/s for ${secs(p.duration)}`).join(", then ");
+export const describeLoad = (l: Scenario["load"]): string =>
+  l.phases.map((p) => `${p.rate}/s for ${secs(p.duration)}`).join(", then ") +
+  (l.generators > 1 ? ` from ${l.generators} generator processes` : "");
 
 export function describePlan(s: Scenario, plan: TopologyPlan): string[] {
   const lines = [`dry run of ${s.name}: nothing is started`, "", "containers, in start order:"];

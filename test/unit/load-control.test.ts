@@ -1,29 +1,10 @@
 // Steering a running load (a game day's rate box, pause, burst and halt): a replan changes only
 // what is still to come, the samples count what was really offered, and the profile as applied
 // reads back as phases that replay it.
-import http from "node:http";
-import type { AddressInfo } from "node:net";
-import { describe, expect, it, type TestContext } from "vitest";
+import { describe, expect, it } from "vitest";
 import { LoadControl, LoadNotRunning, runLoad } from "../../src/load/driver.js";
 import { Schedule } from "../../src/load/schedule.js";
-
-async function target(ctx: TestContext): Promise<{ url: string; count: () => number }> {
-  let n = 0;
-  const server = http.createServer((req, res) => {
-    n++;
-    req.resume();
-    res.end("ok");
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  ctx.onTestFinished(
-    () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  );
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, count: () => n };
-}
+import { localTarget as target } from "../support/local.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -69,6 +69,7 @@ describe("valid scenario", () => {
       method: "GET",
       timeout: 2000,
       connections: 100,
+      generators: 1,
       phases: [
         { duration: 10000, rate: 50 },
         { duration: 50000, rate: 100 },
@@ -220,6 +221,21 @@ describe("semantic checks", () => {
     expect(brief(issuesOf(scenario({ load: LOAD.replace("target: lb", "target: web") })))).toEqual([
       '12:11 load.target: unknown service "web" (declared: lb, app, cache, db)',
     ]);
+  });
+
+  it("load.generators: a whole number from 1 to 16, at most one per connection; default 1", () => {
+    const withGen = (v: string, extra = "") => scenario({ load: LOAD.replace("target: lb", `target: lb\n  generators: ${v}${extra}`) });
+    expect(parseScenario(scenario(), "s.yaml").load.generators).toBe(1);
+    expect(parseScenario(withGen("4"), "s.yaml").load.generators).toBe(4);
+    expect(brief(issuesOf(withGen("0")))).toEqual(["13:15 load.generators: must be at least 1 (got 0)"]);
+    expect(brief(issuesOf(withGen("2.5")))).toEqual(["13:15 load.generators: expected a whole number, got the number 2.5"]);
+    expect(brief(issuesOf(withGen("two")))).toEqual(['13:15 load.generators: expected a number, got "two"']);
+    expect(brief(issuesOf(withGen("17")))).toEqual(["13:15 load.generators: must be at most 16 (got 17)"]);
+    expect(brief(issuesOf(withGen("3", "\n  connections: 2")))).toEqual([
+      "13:15 load.generators: 3 generators share a cap of 2 connections: each needs at least one (raise load.connections)",
+    ]);
+    // one line each, naming file, line and field
+    expect(formatIssues(issuesOf(withGen("0"), "x.yaml"))).toBe("x.yaml:13:15  load.generators  must be at least 1 (got 0)");
   });
 
   it("a haproxy backend must be a declared service", () => {
