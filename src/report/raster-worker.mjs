@@ -33,7 +33,9 @@ const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const deflateAsync = promisify(deflate);
 
 /** RGBA pixels → PNG: rows with filter 0, compressed by zlib on libuv's pool, so this thread
- * rasterizes the next chart meanwhile (resvg's own encoder is slower and runs on this thread). */
+ * rasterizes the next chart meanwhile (resvg's own encoder is slower and runs on this thread).
+ * Level 3, not zlib's default 6: the five PNGs of a 30-minute run compress in 52 ms of CPU instead
+ * of 245 ms (levels 4 and up search lazily), for 1.06 MB instead of 0.71 MB; the pixels are the same. */
 export async function encodePng(rgba, width, height) {
   const stride = width * 4;
   const raw = Buffer.allocUnsafe(height * (stride + 1));
@@ -46,7 +48,7 @@ export async function encodePng(rgba, width, height) {
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8; // bit depth
   ihdr[9] = 6; // RGBA
-  const idat = await deflateAsync(raw, { level: 6 });
+  const idat = await deflateAsync(raw, { level: 3 });
   return Buffer.concat([SIGNATURE, chunk("IHDR", ihdr), chunk("IDAT", idat), chunk("IEND", Buffer.alloc(0))]);
 }
 

@@ -3,8 +3,9 @@
 // canvas, no system libraries) on a thread of its own (raster-worker.mjs). Text widths are estimated by vega without a canvas, which is why
 // the specs set label limits.
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
-import { Resvg, type ResvgRenderOptions } from "@resvg/resvg-js";
+import type { ResvgRenderOptions } from "@resvg/resvg-js";
 import type { TopLevelSpec } from "vega-lite";
 import { libraries } from "./bundles.js";
 import type { VlSpec } from "./charts.js";
@@ -114,6 +115,8 @@ function fonts(): ResvgRenderOptions["font"] {
 const pngOptions = (scale: number): ResvgRenderOptions => ({ fitTo: { mode: "zoom", value: scale }, font: fonts(), background: "white" });
 
 export function svgToPng(svg: string, scale = PNG_SCALE): { png: Buffer; width: number; height: number } {
+  // loaded here, not with the module: a report rasterizes on its own thread (raster-worker.mjs)
+  const { Resvg } = createRequire(import.meta.url)("@resvg/resvg-js") as typeof import("@resvg/resvg-js");
   const img = new Resvg(svg, pngOptions(scale)).render();
   return { png: img.asPng(), width: img.width, height: img.height };
 }
