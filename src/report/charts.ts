@@ -644,20 +644,23 @@ const windowColor = (fault: string, load: string) => ({ condition: { test: "datu
 
 /** The shaded fault windows (and instants as dashed rules) behind a panel. */
 function windowLayers(dataName: string, f: Frame, axis: "none" | "labels" | "titled"): VlSpec[] {
-  return [
-    {
+  // Only the layers that draw something: an empty layer still costs vega a mark to build.
+  const layers: VlSpec[] = [];
+  if (f.windows.some((w) => w.to > w.from))
+    layers.push({
       data: { name: dataName },
       transform: [{ filter: "datum.to > datum.from" }],
       mark: { type: "rect", opacity: 0.12 },
       encoding: { x: xEnc(f, "from", axis), x2: { field: "to" }, color: windowColor(FAULT_FILL, LOAD_FILL), tooltip: WINDOW_TOOLTIP },
-    },
-    {
+    });
+  if (f.windows.some((w) => w.to <= w.from))
+    layers.push({
       data: { name: dataName },
       transform: [{ filter: "datum.to <= datum.from" }],
       mark: { type: "rule", strokeDash: [4, 3], strokeWidth: 1.5 },
       encoding: { x: xEnc(f, "from", axis), color: windowColor(FAULT_FILL, LOAD_FILL), tooltip: WINDOW_TOOLTIP },
-    },
-  ];
+    });
+  return layers;
 }
 
 /** The label strip above the first panel: each window's name at its start, on its lane. */
@@ -668,18 +671,22 @@ function labelStrip(dataName: string, f: Frame, lanes: number): VlSpec {
     width: f.width,
     view: { stroke: null },
     layer: [
-      {
-        data: { name: dataName },
-        transform: [{ filter: "datum.to > datum.from" }],
-        mark: { type: "rect", opacity: 0.12 },
-        encoding: {
-          x: xEnc(f, "from", "none"),
-          x2: { field: "to" },
-          y: { value: 0 },
-          y2: { value: lanes * LANE_PX },
-          color: windowColor(FAULT_FILL, LOAD_FILL),
-        },
-      },
+      ...(f.windows.some((w) => w.to > w.from)
+        ? [
+            {
+              data: { name: dataName },
+              transform: [{ filter: "datum.to > datum.from" }],
+              mark: { type: "rect", opacity: 0.12 },
+              encoding: {
+                x: xEnc(f, "from", "none"),
+                x2: { field: "to" },
+                y: { value: 0 },
+                y2: { value: lanes * LANE_PX },
+                color: windowColor(FAULT_FILL, LOAD_FILL),
+              },
+            },
+          ]
+        : []),
       {
         data: { name: dataName },
         mark: { type: "tick", thickness: 2, size: LANE_PX - 3 },
@@ -804,15 +811,16 @@ export function panelSpec(p: Panel, dataName: string, windowsName: string, f: Fr
         color: color(d.key),
       },
     });
-  for (const r of p.rules ?? [])
+  // The reference rules and their labels: one layer of each for all of them.
+  if (p.rules?.length)
     layers.push(
       {
-        data: { values: [r] },
+        data: { values: p.rules },
         mark: { type: "rule", color: "#888", strokeDash: [2, 3], strokeWidth: 1 },
         encoding: { y: { field: "value", type: "quantitative" } },
       },
       {
-        data: { values: [r] },
+        data: { values: p.rules },
         mark: { type: "text", align: "right", baseline: "bottom", dy: -2, fontSize: 10, color: "#666" },
         encoding: { y: { field: "value", type: "quantitative" }, x: { value: f.width - 2 }, text: { field: "label" } },
       },
