@@ -114,10 +114,23 @@ const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 type Col = Array<number | null>;
 
+/** Columns already read, per series: the charts ask for the same ones several times (which
+ * services carry a reading, then its values). Read-only: callers map them into new arrays. */
+const columns = new WeakMap<Series, Map<string, Col | null>>();
+
 function col(s: Series, svc: string, key: string): Col | null {
+  let known = columns.get(s);
+  if (!known) {
+    known = new Map();
+    columns.set(s, known);
+  }
+  const id = `${svc}\u0000${key}`;
+  const hit = known.get(id);
+  if (hit !== undefined) return hit;
   const rows = s.services[svc];
-  if (!rows?.some((r) => r[key] !== undefined)) return null;
-  return rows.map((r) => (r[key] === undefined ? null : (r[key] as number)));
+  const c = rows?.some((r) => r[key] !== undefined) ? rows.map((r) => (r[key] === undefined ? null : (r[key] as number))) : null;
+  known.set(id, c);
+  return c;
 }
 
 const servicesOf = (s: Series, kind: string) => Object.keys(s.kinds).filter((k) => s.kinds[k] === kind);
