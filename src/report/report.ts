@@ -9,7 +9,7 @@ import { reportHtml } from "./html.js";
 import { summaryMarkdown } from "./markdown.js";
 import { type ReportModel, loadModel } from "./model.js";
 import { saveCompiledBundles } from "./bundles.js";
-import { renderSpecPipelined, warmRasterizer } from "./render.js";
+import { rasterizeWaiting, renderSpecPipelined, warmRasterizer } from "./render.js";
 
 export const REPORT_FILES = {
   html: "report.html",
@@ -38,8 +38,8 @@ export interface ReportOutput {
     specs: number;
     /** making every SVG, one after another */
     svg: number;
-    /** waiting for the PNGs after the last SVG and the HTML and Markdown (they rasterize in
-     * parallel with the SVGs) */
+    /** after the last SVG: drawing the PNGs the rasterizer thread had not reached, and waiting
+     * for the rest (they rasterize in parallel with the SVGs); the HTML and Markdown not counted */
     png: number;
     html: number;
     markdown: number;
@@ -93,9 +93,13 @@ export async function renderCharts(
   // A failed chart fails the report however far the others got.
   const all = Promise.all(jobs);
   all.catch(() => {});
+  // This thread is free now: it draws the charts the rasterizer has not reached, then the pages.
+  let t = performance.now();
+  rasterizeWaiting();
+  timings.png += performance.now() - t;
   saveCompiledBundles();
   meanwhile?.();
-  const t = performance.now();
+  t = performance.now();
   const out = await all;
   timings.png += performance.now() - t;
   return out;

@@ -13,7 +13,7 @@ import { writeCompare } from "../../src/report/compare.js";
 import { escapeHtml, scriptJson } from "../../src/report/html.js";
 import { escapeMarkdown } from "../../src/report/markdown.js";
 import { loadModel } from "../../src/report/model.js";
-import { PNG_SCALE, renderSpec, svgSize, svgToPngAsync } from "../../src/report/render.js";
+import { PNG_SCALE, rasterizeWaiting, renderSpec, svgSize, svgToPng, svgToPngAsync } from "../../src/report/render.js";
 import { REPORT_FILES, type ReportOutput, writeReport } from "../../src/report/report.js";
 import { XSS, XSS_IMG, copyRun, markupRun, pixelStats, readPng } from "./report-helpers.js";
 
@@ -202,6 +202,32 @@ describe("the rasterizer thread", () => {
     // the thread is still there for the next chart
     expect(readPng((await svgToPngAsync(svg, 1)).png).width).toBe(40);
   });
+
+  it("while the thread is busy, the main thread draws the charts still waiting, byte for byte as the thread would", async () => {
+    // a slow chart for the thread: many long antialiased strokes at scale 3
+    const paths = Array.from({ length: 400 }, (_, i) => {
+      const pts = Array.from({ length: 200 }, (_, x) => `${x * 6},${300 + Math.round(250 * Math.sin((x + i) / 7))}`).join(" L");
+      return `<path d="M${pts}" stroke="#4c78a8" stroke-width="1.6" fill="none"/>`;
+    });
+    const slow = `<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="600">${paths.join("")}</svg>`;
+    const small = (c: string) =>
+      `<svg xmlns="http://www.w3.org/2000/svg" width="60" height="30"><rect width="60" height="30" fill="${c}"/><text x="4" y="20" font-size="12">${c}</text></svg>`;
+    const first = svgToPngAsync(slow, 3);
+    const rest = ["#ff0000", "#00aa00", "#0000ff"].map((c) => ({ c, png: svgToPngAsync(small(c), 2) }));
+    // as soon as the thread has taken the slow chart, this thread draws what waits behind it
+    let drawn = 0;
+    const until = Date.now() + 10_000;
+    while (drawn === 0 && Date.now() < until) {
+      drawn = rasterizeWaiting();
+      if (!drawn) await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(drawn).toBeGreaterThan(0);
+    expect(readPng((await first).png).width).toBe(3600);
+    for (const { c, png } of rest) expect((await png).png.equals(svgToPng(small(c), 2).png), c).toBe(true);
+    // nothing left waiting, and the thread goes on with the next chart
+    expect(rasterizeWaiting()).toBe(0);
+    expect(readPng((await svgToPngAsync(small("#123456"), 1)).png).width).toBe(60);
+  }, 30_000);
 });
 
 describe("amplification over time", () => {
