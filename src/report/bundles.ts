@@ -3,9 +3,10 @@
 // libraries draws both the PNGs and the page, and starting them is quick: evaluating two files
 // takes ~0.1 s where importing vega's ~40 ES modules takes ~0.4 s. V8's compiled code for the two
 // is kept between processes (compile cache below), as Node's own module compile cache does.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import vm from "node:vm";
 import { stateDir } from "../paths.js";
 import type * as Vega from "vega";
@@ -42,21 +43,28 @@ export function bundle(pkg: BundleName): { code: string; version: string } {
 
 let libs: { vega: typeof Vega; vegaLite: typeof VegaLite } | undefined;
 
-/** Where V8's compiled code of a bundle is kept: per version of the bundle, of V8 and the CPU (V8
- * rejects a cache made by another V8 or with other flags; it is then made again). Set
- * CASCADE_COMPILE_CACHE=off to neither read nor write it. */
-const compileCacheFile = (pkg: BundleName, version: string) =>
-  join(stateDir(), "compile-cache", `${pkg}-${version}-v8-${process.versions.v8}-${process.arch}.bin`);
+/** Where V8's compiled code of a bundle is kept: per content of the bundle (V8 itself checks only
+ * the source's length), V8 version and CPU (V8 rejects a cache made by another V8 or with other
+ * flags; it is then made again). Set CASCADE_COMPILE_CACHE=off to neither read nor write it. */
+const compileCacheFile = (pkg: BundleName, code: string, version: string) =>
+  join(
+    stateDir(),
+    "compile-cache",
+    `${pkg}-${version}-${createHash("sha1").update(code).digest("hex").slice(0, 16)}-v8-${process.versions.v8}-${process.arch}.bin`,
+  );
 const compileCacheOn = () => process.env.CASCADE_COMPILE_CACHE !== "off";
 
 /** The evaluated bundles, and whether their cache on disk is missing or was rejected. */
-const scripts: Array<{ script: vm.Script; file: string; stale: boolean }> = [];
+const scripts: Array<{ pkg: BundleName; script: vm.Script; file: string; stale: boolean; used: boolean }> = [];
+
+/** Per evaluated bundle: whether V8 took its compiled code from the cache on disk (tests, benchmarks). */
+export const compileCacheUse = (): Record<string, boolean> => Object.fromEntries(scripts.map((s) => [s.pkg, s.used]));
 
 /** Runs a bundle, with the compiled code a previous process saved when there is some: a report's
  * first charts then skip compiling vega's functions (a tenth of the first report's time). */
 function evaluate(pkg: BundleName, filename: string): void {
   const { code, version } = bundle(pkg);
-  const file = compileCacheFile(pkg, version);
+  const file = compileCacheFile(pkg, code, version);
   let cachedData: Buffer | undefined;
   if (compileCacheOn())
     try {
@@ -66,7 +74,8 @@ function evaluate(pkg: BundleName, filename: string): void {
     }
   const script = new vm.Script(code, { filename, ...(cachedData ? { cachedData } : {}) });
   script.runInThisContext();
-  scripts.push({ script, file, stale: compileCacheOn() && (!cachedData || script.cachedDataRejected === true) });
+  const used = cachedData !== undefined && script.cachedDataRejected !== true;
+  scripts.push({ pkg, script, file, stale: compileCacheOn() && !used, used });
 }
 
 /** Saves the bundles' compiled code for the next process, with every function compiled so far (so
@@ -81,6 +90,10 @@ export function saveCompiledBundles(): void {
       const tmp = `${s.file}.${process.pid}.tmp`;
       writeFileSync(tmp, s.script.createCachedData());
       renameSync(tmp, s.file);
+      // the caches of other versions of this bundle (its name, a dash, a version number)
+      const own = new RegExp(`^${s.pkg}-\\d.*\\.bin$`);
+      for (const f of readdirSync(dirname(s.file)))
+        if (own.test(f) && f !== basename(s.file)) rmSync(join(dirname(s.file), f), { force: true });
     } catch {
       // read-only home, full disk: the next process compiles again
     }
