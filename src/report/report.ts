@@ -76,13 +76,17 @@ export async function renderCharts(
 ): Promise<RenderedChart[]> {
   mkdirSync(join(dir, REPORT_FILES.charts), { recursive: true });
   const jobs: Array<Promise<RenderedChart>> = [];
+  // the spec and SVG files are written once the last SVG is made, while the last PNGs rasterize
+  const later: Array<() => void> = [];
   for (const { chart, spec } of charts) {
     const files = chartFiles(chart.name);
     const r = await renderSpecPipelined(spec);
     timings.svg += r.svgMs;
     if (r.warnings.length) process.emitWarning(`chart ${chart.name}: ${r.warnings.join("; ")}`);
-    writeFileSync(join(dir, files.spec), specJson(spec));
-    writeFileSync(join(dir, files.svg), r.svg);
+    later.push(() => {
+      writeFileSync(join(dir, files.spec), specJson(spec));
+      writeFileSync(join(dir, files.svg), r.svg);
+    });
     jobs.push(
       r.png.then(({ png, width, height }) => {
         writeFileSync(join(dir, files.png), png);
@@ -97,6 +101,7 @@ export async function renderCharts(
   let t = performance.now();
   rasterizeWaiting();
   timings.png += performance.now() - t;
+  for (const write of later) write();
   saveCompiledBundles();
   meanwhile?.();
   t = performance.now();
