@@ -215,12 +215,17 @@ class PanelBuilder {
 
 const map2 = (a: Col | null, b: Col | null, f: (x: number, y: number) => number | null): Col | null =>
   a && b ? a.map((x, i) => (x === null || b[i] === null || b[i] === undefined ? null : f(x, b[i] as number))) : null;
+/** Second by second, the sum of the columns that have a value then (null where none has one). */
 const sum = (cols: Array<Col | null>): Col | null => {
   const cs = cols.filter((c): c is Col => c !== null);
   if (!cs.length) return null;
   return (cs[0] as Col).map((_, i) => {
-    const xs = cs.map((c) => c[i]).filter((v): v is number => v !== null && v !== undefined);
-    return xs.length ? xs.reduce((a, b) => a + b, 0) : null;
+    let total: number | null = null;
+    for (const c of cs) {
+      const v = c[i];
+      if (v !== null && v !== undefined) total = (total ?? 0) + v;
+    }
+    return total;
   });
 };
 
