@@ -72,6 +72,9 @@ const COUNTERS: Record<string, string[]> = {
   container: ["restarts", "procs_started"],
 };
 
+/** The same as sets: a reading's every key is checked against them. */
+const COUNTER_SETS: Record<string, Set<string>> = Object.fromEntries(Object.entries(COUNTERS).map(([k, v]) => [k, new Set(v)]));
+
 const known = (s: LoadSample) => s.completed + s.errors + s.timeouts + (s.dropped ?? 0);
 
 export function userSecond(s: LoadSample): UserSecond {
@@ -181,20 +184,29 @@ function addRates(rows: ServiceSecond[], counters: string[], points: Point[]): v
   const inc = new Float64Array(rows.length * n);
   const seen = new Uint8Array(rows.length * n);
   const covered = new Float64Array(rows.length);
+  // each reading's counters read once (NaN: missing or not a number); a reading is used for every
+  // second on either side of it
+  const values = new Float64Array(points.length * n);
+  for (let i = 0; i < points.length; i++) {
+    const r = (points[i] as Point).r;
+    for (let j = 0; j < n; j++) {
+      const v = r[counters[j] as string];
+      values[i * n + j] = typeof v === "number" && Number.isFinite(v) ? v : Number.NaN;
+    }
+  }
   for (let i = 1; i < points.length; i++) {
-    const a = points[i - 1] as Point;
-    const b = points[i] as Point;
-    const span = b.at - a.at;
+    const a = (points[i - 1] as Point).at;
+    const b = (points[i] as Point).at;
+    const span = b - a;
     if (!(span > 0)) continue;
-    for (let t = Math.max(0, Math.floor(a.at)); t < Math.min(rows.length, Math.ceil(b.at)); t++) {
-      const share = (Math.min(b.at, t + 1) - Math.max(a.at, t)) / span;
+    for (let t = Math.max(0, Math.floor(a)); t < Math.min(rows.length, Math.ceil(b)); t++) {
+      const share = (Math.min(b, t + 1) - Math.max(a, t)) / span;
       if (!(share > 0)) continue;
       covered[t] = (covered[t] as number) + share * span;
       for (let j = 0; j < n; j++) {
-        const k = counters[j] as string;
-        const before = a.r[k];
-        const now = b.r[k];
-        if (typeof before !== "number" || typeof now !== "number" || !Number.isFinite(before) || !Number.isFinite(now)) continue;
+        const before = values[(i - 1) * n + j] as number;
+        const now = values[i * n + j] as number;
+        if (Number.isNaN(before) || Number.isNaN(now)) continue;
         inc[t * n + j] = (inc[t * n + j] as number) + (now >= before ? now - before : now) * share;
         seen[t * n + j] = 1;
       }
@@ -229,12 +241,12 @@ function splitKey(key: string): [string, string] {
 /** Adds one replica's reading into the service's second: rates for counters, sums for gauges,
  * and container figures as counts (running, oom) and maxima (memory share of the limit). */
 function add(row: ServiceSecond, source: string, r: Reading, prev: Reading | undefined): void {
-  const counters = COUNTERS[source] ?? [];
+  const counters = COUNTER_SETS[source];
   const container = source === "container";
   for (const k in r) {
     const raw = r[k];
     if (typeof raw !== "number" || !Number.isFinite(raw)) continue;
-    if (counters.includes(k)) continue;
+    if (counters?.has(k)) continue;
     if (container && k === "memory_bytes") {
       const limit = r.memory_limit;
       if (typeof limit === "number" && limit > 0) row.memory_share = Math.max(row.memory_share ?? 0, raw / limit);

@@ -8,6 +8,7 @@ import type { Mechanism } from "../analyze/mechanisms.js";
 import { reportsDir } from "../paths.js";
 import {
   CONFIG,
+  bucketOf,
   type Chart,
   type Frame,
   type Panel,
@@ -95,7 +96,15 @@ export function compareSpec(ca: Chart, cb: Chart, ma: ReportModel, mb: ReportMod
     if (hi > 0) yDomains[pa.id] = [Number.isFinite(lo) ? lo : 0, pa.percent ? Math.max(1, hi) : hi * 1.05];
   }
   const lanes = Math.max(1, lanesOf(laneWindows(ma.windows, xMax, COMPARE_WIDTH)), lanesOf(laneWindows(mb.windows, xMax, COMPARE_WIDTH)));
-  const frame = (m: ReportModel, legend: boolean): Frame => ({ xMax, windows: m.windows, width: COMPARE_WIDTH, lanes, yDomains, legend });
+  const frame = (m: ReportModel, legend: boolean): Frame => ({
+    xMax,
+    windows: m.windows,
+    width: COMPARE_WIDTH,
+    lanes,
+    yDomains,
+    legend,
+    bucket: bucketOf(m.series.seconds),
+  });
   const a = columnSpecs({ ...ca, panels: pairs.map(([p]) => p) }, frame(ma, false), "a_");
   const b = columnSpecs({ ...cb, panels: pairs.map(([, p]) => p) }, frame(mb, true), "b_");
   const heading = (v: VlSpec, label: string) => ({

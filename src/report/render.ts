@@ -1,12 +1,14 @@
 // Headless rendering: a vega-lite spec → vega (compiled) → a View with no renderer → SVG text,
 // and SVG → PNG with resvg (a Rust renderer shipped as a prebuilt npm binary: no browser, no
-// canvas, no system libraries) on a thread of its own (raster-worker.mjs). Text widths are estimated by vega without a canvas, which is why
-// the specs set label limits.
+// canvas, no system libraries; png.mjs) on a thread of its own (raster-worker.mjs), the main
+// thread drawing what is left once its SVGs are done. Text widths are estimated by vega without a
+// canvas, which is why the specs set label limits.
 import { existsSync } from "node:fs";
 import { Worker } from "node:worker_threads";
-import { Resvg, type ResvgRenderOptions } from "@resvg/resvg-js";
+import type { ResvgRenderOptions } from "@resvg/resvg-js";
 import type { TopLevelSpec } from "vega-lite";
 import { libraries } from "./bundles.js";
+import { rasterize } from "./png.mjs";
 import type { VlSpec } from "./charts.js";
 
 export interface Rendered {
@@ -111,24 +113,34 @@ function fonts(): ResvgRenderOptions["font"] {
   return fontOptions;
 }
 
-const pngOptions = (scale: number): ResvgRenderOptions => ({ fitTo: { mode: "zoom", value: scale }, font: fonts(), background: "white" });
+/** SVG → PNG here, on this thread (png.mjs, as the rasterizer thread does it). */
+export function svgToPng(svg: string, scale = PNG_SCALE): Png {
+  return rasterize(svg, scale, fonts());
+}
 
-export function svgToPng(svg: string, scale = PNG_SCALE): { png: Buffer; width: number; height: number } {
-  const img = new Resvg(svg, pngOptions(scale)).render();
-  return { png: img.asPng(), width: img.width, height: img.height };
+type Png = { png: Buffer; width: number; height: number };
+
+/** A chart waiting for the rasterizer: `claim` (shared with its thread) is 0 until the thread (1)
+ * or this thread (2) takes it. */
+interface Job {
+  svg: string;
+  scale: number;
+  claim: Int32Array;
+  resolve: (r: Png) => void;
+  reject: (e: Error) => void;
 }
 
 /** The rasterizer thread (raster-worker.mjs), started on first use and kept for the process;
  * it holds the process open only while charts are queued. */
-let raster: { worker: Worker; pending: Map<number, { resolve: (r: Png) => void; reject: (e: Error) => void }>; next: number } | undefined;
-
-type Png = { png: Buffer; width: number; height: number };
+let raster: { worker: Worker; pending: Map<number, Job>; next: number } | undefined;
 
 /** Starts the rasterizer now, so its start-up overlaps reading the run. */
 export function warmRasterizer(): void {
   if (raster) return;
-  const worker = new Worker(new URL("./raster-worker.mjs", import.meta.url), { workerData: { font: fonts() } });
-  const state = { worker, pending: new Map<number, { resolve: (r: Png) => void; reject: (e: Error) => void }>(), next: 0 };
+  // execArgv []: the thread runs plain JavaScript, so it does not load what the process was started
+  // with (tsx's loader, --import: 150–270 ms of CPU at every start, measured).
+  const worker = new Worker(new URL("./raster-worker.mjs", import.meta.url), { workerData: { font: fonts() }, execArgv: [] });
+  const state = { worker, pending: new Map<number, Job>(), next: 0 };
   raster = state;
   worker.unref();
   const fail = (e: Error) => {
@@ -141,11 +153,15 @@ export function warmRasterizer(): void {
   worker.on("message", (m: { id: number; png?: ArrayBuffer; width?: number; height?: number; error?: string }) => {
     const p = state.pending.get(m.id);
     if (!p) return;
-    state.pending.delete(m.id);
-    if (!state.pending.size) worker.unref();
+    settle(state, m.id);
     if (m.error !== undefined || !m.png) p.reject(new Error(`chart rasterizer: ${m.error ?? "no PNG"}`));
     else p.resolve({ png: Buffer.from(m.png), width: m.width ?? 0, height: m.height ?? 0 });
   });
+}
+
+function settle(state: NonNullable<typeof raster>, id: number): void {
+  state.pending.delete(id);
+  if (!state.pending.size) state.worker.unref();
 }
 
 /** SVG → PNG on the rasterizer thread while the main thread makes the next chart's SVG. */
@@ -153,11 +169,37 @@ export function svgToPngAsync(svg: string, scale = PNG_SCALE): Promise<Png> {
   warmRasterizer();
   const state = raster as NonNullable<typeof raster>;
   const id = state.next++;
+  const claim = new Int32Array(new SharedArrayBuffer(4));
   return new Promise<Png>((resolve, reject) => {
-    state.pending.set(id, { resolve, reject });
+    state.pending.set(id, { svg, scale, claim, resolve, reject });
     state.worker.ref();
-    state.worker.postMessage({ id, svg, scale });
+    state.worker.postMessage({ id, svg, scale, claim });
   });
+}
+
+/** Draws here the charts still waiting while the rasterizer thread is busy with an earlier one
+ * (the latest first; the thread takes the oldest), for when this thread has nothing else to do:
+ * the end of a report. Returns how many it drew. */
+export function rasterizeWaiting(): number {
+  const state = raster;
+  if (!state) return 0;
+  let drawn = 0;
+  for (;;) {
+    const jobs = [...state.pending.entries()];
+    const busy = jobs.some(([, j]) => Atomics.load(j.claim, 0) === 1);
+    const waiting = jobs.reverse().find(([, j]) => Atomics.load(j.claim, 0) === 0);
+    // an idle thread takes the next chart itself as soon as it reads its message
+    if (!busy || !waiting) return drawn;
+    const [id, job] = waiting;
+    if (Atomics.compareExchange(job.claim, 0, 0, 2) !== 0) continue; // the thread took it meanwhile
+    settle(state, id);
+    drawn++;
+    try {
+      job.resolve(svgToPng(job.svg, job.scale));
+    } catch (e) {
+      job.reject(new Error(`chart rasterizer: ${(e as Error).message}`));
+    }
+  }
 }
 
 /** The spec without its interaction layers (hover rules and their selections): a static image

@@ -8,7 +8,8 @@ import { type VlSpec, chartSpec, chartsOf } from "./charts.js";
 import { reportHtml } from "./html.js";
 import { summaryMarkdown } from "./markdown.js";
 import { type ReportModel, loadModel } from "./model.js";
-import { renderSpecPipelined, warmRasterizer } from "./render.js";
+import { saveCompiledBundles } from "./bundles.js";
+import { rasterizeWaiting, renderSpecPipelined, warmRasterizer } from "./render.js";
 
 export const REPORT_FILES = {
   html: "report.html",
@@ -37,7 +38,8 @@ export interface ReportOutput {
     specs: number;
     /** making every SVG, one after another */
     svg: number;
-    /** waiting for the PNGs after the last SVG (they rasterize in parallel with the SVGs) */
+    /** after the last SVG: drawing the PNGs the rasterizer thread had not reached, and waiting
+     * for the rest (they rasterize in parallel with the SVGs); the HTML and Markdown not counted */
     png: number;
     html: number;
     markdown: number;
@@ -56,26 +58,35 @@ export function specJson(spec: VlSpec): string {
   return `${head.slice(0, -2)},\n  "datasets": {\n${data}\n  }\n}\n`;
 }
 
+/** Where a chart's files go, relative to the report folder. */
+export const chartFiles = (name: string): RenderedChart["files"] => ({
+  spec: `${REPORT_FILES.charts}/${name}.vl.json`,
+  svg: `${REPORT_FILES.charts}/${name}.svg`,
+  png: `${REPORT_FILES.charts}/${name}.png`,
+});
+
 /** Renders each chart to SVG, then PNG (rasterized in the background while the next SVG is made),
- * into <dir>/charts; returns them with their specs. */
+ * into <dir>/charts; returns them with their specs once every PNG is written. `meanwhile` runs
+ * after the last SVG, while the last PNGs rasterize. */
 export async function renderCharts(
   dir: string,
   charts: Array<{ chart: { name: string; title: string }; spec: VlSpec }>,
   timings: { svg: number; png: number },
+  meanwhile?: () => void,
 ): Promise<RenderedChart[]> {
   mkdirSync(join(dir, REPORT_FILES.charts), { recursive: true });
   const jobs: Array<Promise<RenderedChart>> = [];
+  // the spec and SVG files are written once the last SVG is made, while the last PNGs rasterize
+  const later: Array<() => void> = [];
   for (const { chart, spec } of charts) {
-    const files = {
-      spec: `${REPORT_FILES.charts}/${chart.name}.vl.json`,
-      svg: `${REPORT_FILES.charts}/${chart.name}.svg`,
-      png: `${REPORT_FILES.charts}/${chart.name}.png`,
-    };
+    const files = chartFiles(chart.name);
     const r = await renderSpecPipelined(spec);
     timings.svg += r.svgMs;
     if (r.warnings.length) process.emitWarning(`chart ${chart.name}: ${r.warnings.join("; ")}`);
-    writeFileSync(join(dir, files.spec), specJson(spec));
-    writeFileSync(join(dir, files.svg), r.svg);
+    later.push(() => {
+      writeFileSync(join(dir, files.spec), specJson(spec));
+      writeFileSync(join(dir, files.svg), r.svg);
+    });
     jobs.push(
       r.png.then(({ png, width, height }) => {
         writeFileSync(join(dir, files.png), png);
@@ -83,8 +94,18 @@ export async function renderCharts(
       }),
     );
   }
-  const t = performance.now();
-  const out = await Promise.all(jobs);
+  // A failed chart fails the report however far the others got.
+  const all = Promise.all(jobs);
+  all.catch(() => {});
+  // This thread is free now: it draws the charts the rasterizer has not reached, then the pages.
+  let t = performance.now();
+  rasterizeWaiting();
+  timings.png += performance.now() - t;
+  for (const write of later) write();
+  saveCompiledBundles();
+  meanwhile?.();
+  t = performance.now();
+  const out = await all;
   timings.png += performance.now() - t;
   return out;
 }
@@ -92,27 +113,30 @@ export async function renderCharts(
 /** Writes the report of a model into `dir` (the run folder). */
 export async function renderReport(model: ReportModel, dir: string, started = performance.now()): Promise<ReportOutput> {
   const timings = { model: performance.now() - started, specs: 0, svg: 0, png: 0, html: 0, markdown: 0, total: 0 };
-  let t = performance.now();
+  const t = performance.now();
   const charts = chartsOf(model).map((chart) => ({ chart, spec: chartSpec(chart, model) }));
   timings.specs = performance.now() - t;
-  const rendered = await renderCharts(dir, charts, timings);
-  t = performance.now();
-  const html = reportHtml(
-    model,
-    charts.map(({ chart, spec }, i) => {
-      const f = (rendered[i] as RenderedChart).files;
-      return { chart, spec, files: [["PNG", f.png] as [string, string], ["SVG", f.svg], ["vega-lite spec", f.spec]] };
-    }),
-  );
-  writeFileSync(join(dir, REPORT_FILES.html), html);
-  timings.html = performance.now() - t;
-  t = performance.now();
-  const md = summaryMarkdown(
-    model,
-    rendered.map((r) => ({ title: r.title, png: r.files.png })),
-  );
-  writeFileSync(join(dir, REPORT_FILES.markdown), md);
-  timings.markdown = performance.now() - t;
+  // The page and the summary name the chart files; they are written while the last PNGs rasterize.
+  const pages = () => {
+    let t = performance.now();
+    const html = reportHtml(
+      model,
+      charts.map(({ chart, spec }) => {
+        const f = chartFiles(chart.name);
+        return { chart, spec, files: [["PNG", f.png] as [string, string], ["SVG", f.svg], ["vega-lite spec", f.spec]] };
+      }),
+    );
+    writeFileSync(join(dir, REPORT_FILES.html), html);
+    timings.html = performance.now() - t;
+    t = performance.now();
+    const md = summaryMarkdown(
+      model,
+      charts.map(({ chart }) => ({ title: chart.title, png: chartFiles(chart.name).png })),
+    );
+    writeFileSync(join(dir, REPORT_FILES.markdown), md);
+    timings.markdown = performance.now() - t;
+  };
+  const rendered = await renderCharts(dir, charts, timings, pages);
   timings.total = performance.now() - started;
   return { dir, html: join(dir, REPORT_FILES.html), markdown: join(dir, REPORT_FILES.markdown), charts: rendered, timings };
 }
