@@ -23,6 +23,8 @@ export interface RenderedChart {
   spec: VlSpec;
   /** paths relative to the report folder */
   files: { spec: string; svg: string; png: string };
+  /** the SVG's text, as written to files.svg */
+  svg: string;
   width: number;
   height: number;
 }
@@ -90,7 +92,7 @@ export async function renderCharts(
     jobs.push(
       r.png.then(({ png, width, height }) => {
         writeFileSync(join(dir, files.png), png);
-        return { name: chart.name, title: chart.title, spec, files, width, height };
+        return { name: chart.name, title: chart.title, spec, files, svg: r.svg, width, height };
       }),
     );
   }

@@ -341,7 +341,8 @@ describe("compare", () => {
         expect(ya, c.name).toEqual(yb);
       }
       const png = readPng(readFileSync(join(out.dir, c.files.png)));
-      expect(png.width).toBeGreaterThan(2 * 2 * 540);
+      // two columns of at least 540 px each, drawn at PNG_SCALE
+      expect(png.width).toBeGreaterThan(2 * PNG_SCALE * 540);
     }
   });
 
