@@ -13,8 +13,8 @@
 // replaced (restart policy, restart, start) gets a new container and address, and a stopped
 // replica (scaled to 0) has no name until it starts again — stop and host-down are the same here.
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { readProcs } from "../../observe/sources/cgroup.js";
+import { hostPidOf } from "../../observe/sources/procfs.js";
 import type Docker from "dockerode";
 import type { ContainerPlan, TopologyPlan } from "../../topology/plan.js";
 import { resolveRefs } from "../../scenario/secrets.js";
@@ -51,22 +51,13 @@ interface Task {
   Status: { State: string; Err?: string; ContainerStatus?: { ContainerID?: string; ExitCode?: number } };
 }
 
-/** The host pid of a process a node's engine names by its pid in the node's namespace (NSpid's
- * second field); undefined when the container's cgroup is not on this host. */
-function hostPidOfNodePid(id: string, nodePid: number): number | undefined {
-  for (const p of readProcs(id) ?? []) {
-    try {
-      const ns = /^NSpid:\s+(.*)$/m
-        .exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1]
-        ?.trim()
-        .split(/\s+/);
-      if (ns && Number(ns[1] ?? ns[0]) === nodePid) return p;
-    } catch {
-      /* gone */
-    }
-  }
-  return undefined;
-}
+/** A task's process's NSpid line on the test swarm's nodes reads host, node, task: a node's engine
+ * names its pids at the second entry. */
+const NODE_LEVEL = 1;
+
+/** The host pid of a process a node's engine names by its pid in the node's namespace; undefined
+ * when the container's cgroup is not on this host. */
+const hostPidOfNodePid = (id: string, nodePid: number): number | undefined => hostPidOf(nodePid, NODE_LEVEL, readProcs(id) ?? []);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
