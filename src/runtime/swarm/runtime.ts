@@ -59,6 +59,9 @@ const NODE_LEVEL = 1;
  * when the container's cgroup is not on this host. */
 const hostPidOfNodePid = (id: string, nodePid: number): number | undefined => hostPidOf(nodePid, NODE_LEVEL, readProcs(id) ?? []);
 
+/** A replica's current task in a listing, newest first: the newest one meant to run, else the newest of all. */
+const current = (list: Task[]): Task | undefined => list.find((t) => t.DesiredState === "running") ?? list[0];
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class SwarmRuntime implements Runtime {
@@ -199,15 +202,18 @@ export class SwarmRuntime implements Runtime {
     return list.sort((a, b) => b.CreatedAt.localeCompare(a.CreatedAt));
   }
 
-  /** The replica's current task: the newest one meant to run, else the newest of all. */
+  /** The replica's current task, from a listing of its own. */
   private async task(r: Replica): Promise<Task | undefined> {
-    const list = await this.tasks(r);
-    return list.find((t) => t.DesiredState === "running") ?? list[0];
+    return current(await this.tasks(r));
   }
 
   /** The current task's container, on its node's engine; a string says why there is none. */
   private async container(r: Replica): Promise<Docker.Container | string> {
-    const t = await this.task(r);
+    return this.containerOf(r, current(await this.tasks(r)));
+  }
+
+  /** The container of task `t` of the replica (from a listing already made). */
+  private containerOf(r: Replica, t: Task | undefined): Docker.Container | string {
     if (!t) return `no task of ${r.name} yet`;
     const id = t.Status.ContainerStatus?.ContainerID;
     if (!id) return `task ${t.ID.slice(0, 12)} is ${t.Status.State}${t.Status.Err ? `: ${t.Status.Err}` : ""}`;
@@ -259,7 +265,7 @@ export class SwarmRuntime implements Runtime {
     const tasks = await this.tasks(r);
     // Every task after the first is a restart (by the restart policy, or a start or restart fault).
     const restartCount = Math.max(0, tasks.length - 1);
-    const c = await this.container(r);
+    const c = this.containerOf(r, current(tasks));
     if (typeof c === "string") return { id: "", running: false, status: c, oomKilled: false, restartCount, exitCode: 0, pid: 0 };
     // A task on a lost node may still run there, cut off: to the cluster and its users it is gone.
     if (this.nodesDown.has(r.node.name))
