@@ -2,12 +2,11 @@
 // validates (exit 2 with every problem), every ${NAME} it reads from the environment is set
 // (exit 64), and the Docker engine answers (exit 3 with what to do).
 import { EngineUnavailable, pingEngine } from "../runtime/docker/client.js";
-import { loadScenario, ScenarioInvalid } from "../scenario/load.js";
+import { type Locate, loadScenario, ScenarioInvalid } from "../scenario/load.js";
 import { unsetRefs } from "../scenario/secrets.js";
 import { EXIT } from "./exit.js";
-import { LineCounter, parseDocument } from "yaml";
 import { type Cluster, readCluster } from "../runtime/swarm/cluster.js";
-import { type DataPath, fieldName, locate } from "../scenario/positions.js";
+import { type DataPath, fieldName } from "../scenario/positions.js";
 import type { Scenario } from "../scenario/schema.js";
 
 /** The loaded scenario, or the exit code after printing why it cannot run. */
@@ -51,16 +50,14 @@ export type RuntimeName = "docker" | "swarm";
  * engine, a swarm with no cluster file, a placement or node fault naming a node the swarm lacks. */
 export function runtimeOrExit(
   file: string,
-  loaded: { scenario: Scenario; source: string },
+  loaded: { scenario: Scenario; locate: Locate },
   name: string | undefined,
 ): { name: RuntimeName; cluster?: Cluster } | number {
   if (name !== undefined && name !== "docker" && name !== "swarm") {
     process.stderr.write(`--runtime: "${name}" is not a runtime (docker or swarm)\n`);
     return EXIT.usage;
   }
-  const lc = new LineCounter();
-  const doc = parseDocument(loaded.source, { lineCounter: lc });
-  const at = (path: DataPath) => `${file}:${locate(doc, lc, path).line} ${fieldName(path)}`;
+  const at = (path: DataPath) => `${file}:${loaded.locate(path).line} ${fieldName(path)}`;
   const { scenario } = loaded;
   const nodeFaults = scenario.faults.flatMap((f, i) => (f.kind === "node" ? [{ f, i }] : []));
   if (name !== "swarm") {
