@@ -1,6 +1,7 @@
 // What `run`, `sweep` and `gameday` check before starting anything: the scenario file reads and
 // validates (exit 2 with every problem), every ${NAME} it reads from the environment is set
 // (exit 64), and the Docker engine answers (exit 3 with what to do).
+import { needsNodes } from "../faults/registry.js";
 import { EngineUnavailable, pingEngine } from "../runtime/docker/client.js";
 import { type Locate, loadScenario, ScenarioInvalid } from "../scenario/load.js";
 import { unsetRefs } from "../scenario/secrets.js";
@@ -59,12 +60,12 @@ export function runtimeOrExit(
   }
   const at = (path: DataPath) => `${file}:${loaded.locate(path).line} ${fieldName(path)}`;
   const { scenario } = loaded;
-  const nodeFaults = scenario.faults.flatMap((f, i) => (f.kind === "node" ? [{ f, i }] : []));
+  const nodeFaults = scenario.faults.flatMap((f, i) => (needsNodes(f.kind) ? [{ f, i }] : []));
   if (name !== "swarm") {
     const first = nodeFaults[0];
     if (!first) return { name: "docker" };
     process.stderr.write(
-      `${at(["faults", first.i, "kind"])}: a node fault needs --runtime swarm (one engine has no nodes); nothing was started.\n`,
+      `${at(["faults", first.i, "kind"])}: a ${first.f.kind} fault needs --runtime swarm (one engine has no nodes); nothing was started.\n`,
     );
     return EXIT.invalidScenario;
   }
@@ -84,7 +85,7 @@ export function runtimeOrExit(
       if (!known(n))
         problems.push(`${at(["services", svc, "placement", ...(s.placement?.length === 1 ? [] : [j])])}: no node ${n} in the swarm`);
   for (const { f, i } of nodeFaults)
-    if (f.kind === "node" && !known(f.node)) problems.push(`${at(["faults", i, "node"])}: no node ${f.node} in the swarm`);
+    if ("node" in f && !known(f.node)) problems.push(`${at(["faults", i, "node"])}: no node ${f.node} in the swarm`);
   if (problems.length) {
     process.stderr.write(`${problems.join("\n")}\n(nodes: ${cluster.nodes.map((n) => n.name).join(", ")}); nothing was started.\n`);
     return EXIT.invalidScenario;
