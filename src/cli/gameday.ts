@@ -10,7 +10,6 @@ import { resolveSource } from "../images/source.js";
 import { RecordUnwritable } from "../observe/record.js";
 import { formatSummary } from "../report/summary.js";
 import { runScenario } from "../run/run.js";
-import { positionIn } from "../scenario/load.js";
 import { parseDuration } from "../scenario/units.js";
 import { EXIT } from "./exit.js";
 import { engineOrExit, loadOrExit, runLog, stopOnSignals } from "./preflight.js";
@@ -37,7 +36,7 @@ export async function gamedayCommand(
   // The page steers the load live (rate, pause, burst) through one in-process driver; the shares of
   // several generator processes are not steered, so such a file is refused before anything starts.
   if (loaded.scenario.load.generators > 1) {
-    const at = positionIn(loaded.source, ["load", "generators"]);
+    const at = loaded.locate(["load", "generators"]);
     process.stderr.write(
       `${file}:${at.line}:${at.col}  load.generators  ${loaded.scenario.load.generators}: a game day steers its load live through one in-process driver; set generators: 1 (or remove it) to play this file\n1 problem(s); nothing was started.\n`,
     );

@@ -1,13 +1,13 @@
 // What `run`, `sweep` and `gameday` check before starting anything: the scenario file reads and
 // validates (exit 2 with every problem), every ${NAME} it reads from the environment is set
 // (exit 64), and the Docker engine answers (exit 3 with what to do).
+import { needsNodes } from "../faults/registry.js";
 import { EngineUnavailable, pingEngine } from "../runtime/docker/client.js";
-import { loadScenario, ScenarioInvalid } from "../scenario/load.js";
+import { type Locate, loadScenario, ScenarioInvalid } from "../scenario/load.js";
 import { unsetRefs } from "../scenario/secrets.js";
 import { EXIT } from "./exit.js";
-import { LineCounter, parseDocument } from "yaml";
 import { type Cluster, readCluster } from "../runtime/swarm/cluster.js";
-import { type DataPath, fieldName, locate } from "../scenario/positions.js";
+import { type DataPath, fieldName } from "../scenario/positions.js";
 import type { Scenario } from "../scenario/schema.js";
 
 /** The loaded scenario, or the exit code after printing why it cannot run. */
@@ -51,23 +51,21 @@ export type RuntimeName = "docker" | "swarm";
  * engine, a swarm with no cluster file, a placement or node fault naming a node the swarm lacks. */
 export function runtimeOrExit(
   file: string,
-  loaded: { scenario: Scenario; source: string },
+  loaded: { scenario: Scenario; locate: Locate },
   name: string | undefined,
 ): { name: RuntimeName; cluster?: Cluster } | number {
   if (name !== undefined && name !== "docker" && name !== "swarm") {
     process.stderr.write(`--runtime: "${name}" is not a runtime (docker or swarm)\n`);
     return EXIT.usage;
   }
-  const lc = new LineCounter();
-  const doc = parseDocument(loaded.source, { lineCounter: lc });
-  const at = (path: DataPath) => `${file}:${locate(doc, lc, path).line} ${fieldName(path)}`;
+  const at = (path: DataPath) => `${file}:${loaded.locate(path).line} ${fieldName(path)}`;
   const { scenario } = loaded;
-  const nodeFaults = scenario.faults.flatMap((f, i) => (f.kind === "node" ? [{ f, i }] : []));
+  const nodeFaults = scenario.faults.flatMap((f, i) => (needsNodes(f.kind) ? [{ f, i }] : []));
   if (name !== "swarm") {
     const first = nodeFaults[0];
     if (!first) return { name: "docker" };
     process.stderr.write(
-      `${at(["faults", first.i, "kind"])}: a node fault needs --runtime swarm (one engine has no nodes); nothing was started.\n`,
+      `${at(["faults", first.i, "kind"])}: a ${first.f.kind} fault needs --runtime swarm (one engine has no nodes); nothing was started.\n`,
     );
     return EXIT.invalidScenario;
   }
@@ -87,7 +85,7 @@ export function runtimeOrExit(
       if (!known(n))
         problems.push(`${at(["services", svc, "placement", ...(s.placement?.length === 1 ? [] : [j])])}: no node ${n} in the swarm`);
   for (const { f, i } of nodeFaults)
-    if (f.kind === "node" && !known(f.node)) problems.push(`${at(["faults", i, "node"])}: no node ${f.node} in the swarm`);
+    if ("node" in f && !known(f.node)) problems.push(`${at(["faults", i, "node"])}: no node ${f.node} in the swarm`);
   if (problems.length) {
     process.stderr.write(`${problems.join("\n")}\n(nodes: ${cluster.nodes.map((n) => n.name).join(", ")}); nothing was started.\n`);
     return EXIT.invalidScenario;

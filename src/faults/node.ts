@@ -5,6 +5,7 @@ import type { FaultModule } from "./types.js";
 
 export const node: FaultModule<NodeFault> = {
   kind: "node",
+  needsNodes: true,
   async apply(f, { runtime }) {
     if (!runtime.node) throw new Error(`a node fault needs a runtime with nodes (--runtime swarm)`);
     const act = runtime.node.bind(runtime);

@@ -34,3 +34,9 @@ const MODULES = {
 export function moduleFor(f: Fault): FaultModule {
   return MODULES[f.kind] as unknown as FaultModule;
 }
+
+/** Whether faults of `kind` act on a cluster's nodes (FaultModule.needsNodes); false for a string
+ * that is no kind. */
+export function needsNodes(kind: string): boolean {
+  return (MODULES as Record<string, FaultModule | undefined>)[kind]?.needsNodes === true;
+}

@@ -18,6 +18,9 @@ export interface Applied {
 
 export interface FaultModule<F extends Fault = Fault> {
   kind: F["kind"];
+  /** It acts on a cluster's nodes (a machine lost or drained): only a runtime with nodes (Swarm)
+   * can apply it; one engine's run and the game day refuse it before anything starts. */
+  needsNodes?: true;
   apply(fault: F, ctx: FaultContext): Promise<Applied>;
 }
 

@@ -16,6 +16,7 @@ import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { needsNodes } from "../faults/registry.js";
 import { bundle, type BundleName } from "../report/bundles.js";
 import { Fault } from "../scenario/schema.js";
 import { ActionBody, ActionRefused, type GameDay } from "./session.js";
@@ -52,11 +53,11 @@ export interface GameDayServer {
 export async function serveGameDay(session: GameDay, opts: { port?: number } = {}): Promise<GameDayServer> {
   const token = randomBytes(16).toString("hex");
   const tokenBuf = Buffer.from(token);
-  // A game day runs on one engine: node faults (Swarm) get no form.
+  // A game day runs on one engine: faults that act on a cluster's nodes (Swarm) get no form.
   const all = z.toJSONSchema(Fault, { io: "input", unrepresentable: "any" }) as {
     oneOf: Array<{ properties?: { kind?: { const?: string } } }>;
   };
-  const faultSchema = { ...all, oneOf: all.oneOf.filter((k) => k.properties?.kind?.const !== "node") };
+  const faultSchema = { ...all, oneOf: all.oneOf.filter((k) => !needsNodes(k.properties?.kind?.const ?? "")) };
   let origin = "";
   let host = "";
   const streams = new Set<http.ServerResponse>();

@@ -6,6 +6,7 @@
 // session as played becomes the scenario that replays it (export.ts).
 import { performance } from "node:perf_hooks";
 import { z } from "zod";
+import { needsNodes } from "../faults/registry.js";
 import type { FaultEvent, Timeline } from "../faults/scheduler.js";
 import { type LoadControl, LoadControl as Control, type LoadSample, type RatePhase } from "../load/driver.js";
 import type { ComponentsSample } from "../observe/observer.js";
@@ -308,8 +309,8 @@ export class GameDay implements LiveRun {
       const proxied = this.scenario.links.filter((l) => l.proxy).map(linkName);
       return proxied.includes(f.link) ? undefined : `no proxied link ${f.link} (links: ${proxied.join(", ") || "none"})`;
     }
-    if (f.kind === "node") return `node faults are not offered in a game day yet`;
-    if (!(f.service in this.scenario.services)) return `no service ${f.service}`;
+    if (needsNodes(f.kind)) return `${f.kind} faults are not offered in a game day yet`;
+    if ("service" in f && !(f.service in this.scenario.services)) return `no service ${f.service}`;
     return undefined;
   }
 

@@ -6,7 +6,7 @@ import type { CalibrationNeed } from "../calibrate/needs.js";
 import { describeCalibration } from "../calibrate/describe.js";
 import { calibrateMariadb } from "../calibrate/mariadb.js";
 import { calibratePostgres, type DbCalibration } from "../calibrate/postgres.js";
-import { hostPidOf, processCpuNs } from "../calibrate/procfs.js";
+import { hostPidOf, INNERMOST, processCpuNs } from "../observe/sources/procfs.js";
 import { ensureImagesOrBuild } from "../images/build.js";
 import { ensureUserImage } from "../images/user.js";
 import { imageId } from "../runtime/docker/client.js";
@@ -113,7 +113,7 @@ async function calibrate(
       return st.running ? readCgroup(st.id)?.cpu_ns : undefined;
     },
     backendCpuNs: async (nsPid) => {
-      hostPid ??= hostPidOf(nsPid, await runtime.pids(need.db, 1));
+      hostPid ??= hostPidOf(nsPid, INNERMOST, await runtime.pids(need.db, 1));
       return hostPid === undefined ? undefined : processCpuNs(hostPid);
     },
     declaredMs: need.declaredMs,

@@ -7,7 +7,7 @@ import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { isAlias, isScalar, LineCounter, parseDocument, visit, type Document } from "yaml";
 import { z } from "zod";
 import { cut, type ScenarioIssue, ScenarioInvalid, sortIssues } from "./issues.js";
-import { fieldName, locate, locateKey } from "./positions.js";
+import { type DataPath, fieldName, locate, locateKey, type Pos } from "./positions.js";
 import { Scenario } from "./schema.js";
 import { checkScenario } from "./semantics.js";
 import { fromZod, type PathIssue } from "./zod-issues.js";
@@ -19,8 +19,17 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 /** At most this many problems are located and printed; the count of the rest is given. */
 export const MAX_ISSUES = 50;
 
+/** Where a field of a valid scenario is written (its nearest ancestor when the key is absent: a
+ * default), from the document the loader read: for a command that refuses a field another accepts. */
+export type Locate = (path: DataPath) => Pos;
+
 /** Parses and validates scenario text; `file` is only used to label issues. Throws ScenarioInvalid. */
 export function parseScenario(text: string, file: string, baseDir?: string): Scenario {
+  return parseLocated(text, file, baseDir).scenario;
+}
+
+/** parseScenario, keeping the parsed document's positions. */
+function parseLocated(text: string, file: string, baseDir?: string): { scenario: Scenario; locate: Locate } {
   try {
     return parseChecked(text, file, baseDir);
   } catch (e) {
@@ -72,7 +81,7 @@ function tooDeep(text: string): { line: number; col: number; what: string } | un
   return undefined;
 }
 
-function parseChecked(text: string, file: string, baseDir?: string): Scenario {
+function parseChecked(text: string, file: string, baseDir?: string): { scenario: Scenario; locate: Locate } {
   const deep = tooDeep(text);
   if (deep)
     throw new ScenarioInvalid([
@@ -133,7 +142,7 @@ function parseChecked(text: string, file: string, baseDir?: string): Scenario {
     if (more > 0) sorted.push(issue(sorted.at(-1)?.line ?? 1, 1, "(file)", `… and ${more} more problem(s) not shown`));
     throw new ScenarioInvalid(sorted);
   }
-  return result.data;
+  return { scenario: result.data, locate: (path) => locate(doc, lc, path) };
 }
 
 // yaml only notices an alias without an anchor when converting to JS, and then throws on the
@@ -172,20 +181,13 @@ function duplicateKeys(doc: Document, lc: LineCounter): { line: number; col: num
   return out;
 }
 
-/** Where `path` (e.g. ["load", "generators"]) is written in a valid scenario's text, for a command
- * that refuses a field another command accepts (its nearest ancestor when the key is absent). */
-export function positionIn(source: string, path: readonly (string | number)[]): { line: number; col: number } {
-  const lc = new LineCounter();
-  return locate(parseDocument(source, { lineCounter: lc }), lc, path);
-}
-
 /** A scenario is a page or two of YAML; past this it is something else, and parsing it would only
  * take long and say little. */
 export const MAX_SCENARIO_BYTES = 1024 * 1024;
 
 /** Reads and parses a scenario file; an unreadable, oversized, binary or non-UTF-8 file is
  * reported like any other issue, in one line, without echoing its content. */
-export async function loadScenario(file: string): Promise<{ scenario: Scenario; source: string }> {
+export async function loadScenario(file: string): Promise<{ scenario: Scenario; source: string; locate: Locate }> {
   const fail = (message: string) => new ScenarioInvalid([{ file, line: 1, col: 1, field: "(file)", message }]);
   let bytes: Buffer;
   try {
@@ -202,7 +204,7 @@ export async function loadScenario(file: string): Promise<{ scenario: Scenario; 
   const encoding = notUtf8Text(bytes);
   if (encoding) throw fail(encoding);
   const source = bytes.toString("utf8").replace(/^\uFEFF/, "");
-  return { scenario: parseScenario(source, file, dirname(resolve(file))), source };
+  return { ...parseLocated(source, file, dirname(resolve(file))), source };
 }
 
 /** Why the bytes are not a UTF-8 text file (UTF-16, binary), or undefined when they are. */

@@ -6,7 +6,6 @@ import type { Series } from "../../src/analyze/series.js";
 import { checkCalibrated, ConfigError, loadConfig, rowsFor } from "../../src/app/config.js";
 import { patchSettings } from "../../src/app/admin.js";
 import { calibrationNeeds } from "../../src/calibrate/needs.js";
-import { hostPidOf } from "../../src/calibrate/procfs.js";
 import { parseScenario, ScenarioInvalid } from "../../src/scenario/load.js";
 import { parseShareRange } from "../../src/scenario/units.js";
 
@@ -174,19 +173,5 @@ describe("calibration", () => {
     const current = loadConfig({});
     expect(() => patchSettings(current, { dbQueryCpuMs: 5 }, undefined)).toThrow(/needs DB_ROWS_PER_CPU_MS/);
     expect(patchSettings(current, { dbQueryCpuMs: 5 }, 4000).dbQueryCpuMs).toBe(5);
-  });
-
-  it("finds the host pid of a container's process by its namespace pid", () => {
-    const files: Record<string, string> = {
-      "/proc/101/status": "Name:\tpostgres\nNSpid:\t101\t7\n",
-      "/proc/102/status": "Name:\tpostgres\nNSpid:\t102\t42\n",
-    };
-    const read = (p: string) => {
-      const f = files[p];
-      if (f === undefined) throw new Error("ENOENT");
-      return f;
-    };
-    expect(hostPidOf(42, [100, 101, 102], read)).toBe(102);
-    expect(hostPidOf(9, [101, 102], read)).toBeUndefined();
   });
 });

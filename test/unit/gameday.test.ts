@@ -6,9 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { asPlayed, playedPhases } from "../../src/gameday/export.js";
 import { serveGameDay, type GameDayServer } from "../../src/gameday/server.js";
 import { GameDay } from "../../src/gameday/session.js";
+import { needsNodes } from "../../src/faults/registry.js";
 import type { FaultEvent } from "../../src/faults/scheduler.js";
 import { ROOT } from "../../src/paths.js";
 import { parseScenario } from "../../src/scenario/load.js";
+import { Fault } from "../../src/scenario/schema.js";
 
 const FILE = join(ROOT, "test/fixtures/scenarios/gameday.yaml");
 const source = readFileSync(FILE, "utf8");
@@ -41,8 +43,11 @@ describe("game day page: who may drive it", () => {
     expect(state.scenario).toBe("gameday");
     expect(state.links).toEqual(["app->cache", "app->db"]);
     expect(state.services.map((s: { name: string }) => s.name)).toEqual(["lb", "app", "cache", "db"]);
-    // every fault kind gets a form
-    expect(state.fault_schema.oneOf.length).toBe(20);
+    // every fault kind gets a form, but those that act on a cluster's nodes (one engine has none)
+    const kinds = state.fault_schema.oneOf.map((k: { properties: { kind: { const: string } } }) => k.properties.kind.const);
+    expect(kinds).toHaveLength(20);
+    expect(kinds).not.toContain("node");
+    expect(kinds.filter(needsNodes)).toEqual([]);
   });
 
   it("refuses a request without the token, or with a wrong one (403)", async () => {
@@ -103,6 +108,14 @@ describe("game day page: who may drive it", () => {
     expect((await early.json()).error).toMatch(/still coming up/);
     const bad = await act({ action: "rate", by: "ann", rate: -1 });
     expect(bad.status).toBe(400);
+  });
+});
+
+describe("fault kinds that need cluster nodes", () => {
+  it("is the node kind alone, by its module's property; no kind for a string that is none", () => {
+    const kinds = Fault.options.map((o) => o.shape.kind.value);
+    expect(kinds.filter(needsNodes)).toEqual(["node"]);
+    expect(needsNodes("toString")).toBe(false);
   });
 });
 

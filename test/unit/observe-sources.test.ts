@@ -1,8 +1,12 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readCgroup } from "../../src/observe/sources/cgroup.js";
 import { MemcachedReader, memcachedStats, parseMemcachedStats } from "../../src/observe/sources/memcached.js";
 import { parsePrometheus, select, sumOf } from "../../src/observe/sources/prometheus.js";
+import { hostPidOf, INNERMOST } from "../../src/observe/sources/procfs.js";
 
 describe("memcached stats", () => {
   it("keeps the numeric STAT lines", () => {
@@ -244,5 +248,41 @@ describe("cgroup files", () => {
     );
     expect(r).toEqual({ cpu_ns: 2_500_000, memory_bytes: 75_000_000 });
     expect(readCgroup("abc", files({}))).toBeUndefined();
+  });
+});
+
+describe("host pids from /proc", () => {
+  /** A fake proc root: one status file per pid, NSpid host first. */
+  const procTree = (nspids: Record<number, number[]>): string => {
+    const root = mkdtempSync(join(tmpdir(), "cascade-proc-"));
+    for (const [pid, ns] of Object.entries(nspids)) {
+      mkdirSync(join(root, pid));
+      writeFileSync(join(root, pid, "status"), `Name:\tpostgres\nNSpid:\t${ns.join("\t")}\nNSpgid:\t${ns[0]}\n`);
+    }
+    return root;
+  };
+
+  it("finds a container's process by its innermost pid, skipping pids that are gone", () => {
+    const proc = procTree({ 101: [101, 7], 102: [102, 42] });
+    try {
+      expect(hostPidOf(42, INNERMOST, [100, 101, 102], proc)).toBe(102);
+      expect(hostPidOf(9, INNERMOST, [101, 102], proc)).toBeUndefined();
+    } finally {
+      rmSync(proc, { recursive: true });
+    }
+  });
+
+  it("finds a swarm node's task process by its pid in the node's namespace, not the task's", () => {
+    // host, node, task: the node's engine says 300, the task itself sees 1
+    const proc = procTree({ 201: [201, 300, 1], 202: [202, 301, 7], 203: [203] });
+    try {
+      expect(hostPidOf(300, 1, [201, 202], proc)).toBe(201);
+      expect(hostPidOf(1, 1, [201, 202], proc)).toBeUndefined();
+      expect(hostPidOf(1, INNERMOST, [201, 202], proc)).toBe(201);
+      // a process in the host's namespace only is named by its host pid at any level
+      expect(hostPidOf(203, 1, [201, 202, 203], proc)).toBe(203);
+    } finally {
+      rmSync(proc, { recursive: true });
+    }
   });
 });

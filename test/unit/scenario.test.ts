@@ -90,6 +90,15 @@ describe("valid scenario", () => {
     expect(s.slo).toEqual({ availability: 0.99, p99: 500 });
   });
 
+  it("locates its fields from the document it read: a field, an item, and a defaulted key at its parent", async () => {
+    const { locate } = await loadScenario(fixture("valid.yaml"));
+    expect(locate(["services", "app", "replicas"])).toEqual({ line: 5, col: 31 });
+    expect(locate(["faults", 1, "kind"]).line).toBe(21);
+    expect(locate(["load", "timeout"]).line).toBe(15);
+    // generators is not written: its nearest ancestor, load's value
+    expect(locate(["load", "generators"]).line).toBe(13);
+  });
+
   it("accepts the section template used by the tests below", () => {
     expect(parseScenario(scenario(), "t.yaml").services.app?.replicas).toBe(2);
   });

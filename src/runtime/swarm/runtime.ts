@@ -13,8 +13,8 @@
 // replaced (restart policy, restart, start) gets a new container and address, and a stopped
 // replica (scaled to 0) has no name until it starts again — stop and host-down are the same here.
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { readProcs } from "../../observe/sources/cgroup.js";
+import { hostPidOf } from "../../observe/sources/procfs.js";
 import type Docker from "dockerode";
 import type { ContainerPlan, TopologyPlan } from "../../topology/plan.js";
 import { resolveRefs } from "../../scenario/secrets.js";
@@ -51,22 +51,16 @@ interface Task {
   Status: { State: string; Err?: string; ContainerStatus?: { ContainerID?: string; ExitCode?: number } };
 }
 
-/** The host pid of a process a node's engine names by its pid in the node's namespace (NSpid's
- * second field); undefined when the container's cgroup is not on this host. */
-function hostPidOfNodePid(id: string, nodePid: number): number | undefined {
-  for (const p of readProcs(id) ?? []) {
-    try {
-      const ns = /^NSpid:\s+(.*)$/m
-        .exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1]
-        ?.trim()
-        .split(/\s+/);
-      if (ns && Number(ns[1] ?? ns[0]) === nodePid) return p;
-    } catch {
-      /* gone */
-    }
-  }
-  return undefined;
-}
+/** A task's process's NSpid line on the test swarm's nodes reads host, node, task: a node's engine
+ * names its pids at the second entry. */
+const NODE_LEVEL = 1;
+
+/** The host pid of a process a node's engine names by its pid in the node's namespace; undefined
+ * when the container's cgroup is not on this host. */
+const hostPidOfNodePid = (id: string, nodePid: number): number | undefined => hostPidOf(nodePid, NODE_LEVEL, readProcs(id) ?? []);
+
+/** A replica's current task in a listing, newest first: the newest one meant to run, else the newest of all. */
+const current = (list: Task[]): Task | undefined => list.find((t) => t.DesiredState === "running") ?? list[0];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -208,15 +202,18 @@ export class SwarmRuntime implements Runtime {
     return list.sort((a, b) => b.CreatedAt.localeCompare(a.CreatedAt));
   }
 
-  /** The replica's current task: the newest one meant to run, else the newest of all. */
+  /** The replica's current task, from a listing of its own. */
   private async task(r: Replica): Promise<Task | undefined> {
-    const list = await this.tasks(r);
-    return list.find((t) => t.DesiredState === "running") ?? list[0];
+    return current(await this.tasks(r));
   }
 
   /** The current task's container, on its node's engine; a string says why there is none. */
   private async container(r: Replica): Promise<Docker.Container | string> {
-    const t = await this.task(r);
+    return this.containerOf(r, current(await this.tasks(r)));
+  }
+
+  /** The container of task `t` of the replica (from a listing already made). */
+  private containerOf(r: Replica, t: Task | undefined): Docker.Container | string {
     if (!t) return `no task of ${r.name} yet`;
     const id = t.Status.ContainerStatus?.ContainerID;
     if (!id) return `task ${t.ID.slice(0, 12)} is ${t.Status.State}${t.Status.Err ? `: ${t.Status.Err}` : ""}`;
@@ -268,7 +265,7 @@ export class SwarmRuntime implements Runtime {
     const tasks = await this.tasks(r);
     // Every task after the first is a restart (by the restart policy, or a start or restart fault).
     const restartCount = Math.max(0, tasks.length - 1);
-    const c = await this.container(r);
+    const c = this.containerOf(r, current(tasks));
     if (typeof c === "string") return { id: "", running: false, status: c, oomKilled: false, restartCount, exitCode: 0, pid: 0 };
     // A task on a lost node may still run there, cut off: to the cluster and its users it is gone.
     if (this.nodesDown.has(r.node.name))
