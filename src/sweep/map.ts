@@ -2,7 +2,7 @@
 // its class and linking to its run's report, with the boundary drawn between recovered cells and
 // those that stayed down or came back late. Rendered to vega-lite / SVG / PNG by the report's own
 // renderer; map.html (self-contained) and summary.md beside it.
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { CONFIG, type VlSpec } from "../report/charts.js";
 import { escapeHtml } from "../report/html.js";
@@ -236,7 +236,7 @@ export async function writeMap(dir: string, r: SweepRecord): Promise<MapOutput> 
   const spec = mapSpec(r);
   const [chart] = await renderCharts(dir, [{ chart: { name: "map", title: "metastability map" }, spec }], { svg: 0, png: 0 });
   const c = chart as RenderedChart;
-  const svg = readFileSync(join(dir, c.files.svg), "utf8");
+  const svg = c.svg;
   const html = join(dir, "map.html");
   writeFileSync(
     html,
@@ -266,7 +266,7 @@ export async function writeSweepCompare(
   const [chart] = await renderCharts(out, [{ chart: { name: "compare", title: "maps compared" }, spec }], { svg: 0, png: 0 });
   const c = chart as RenderedChart;
   const shift = boundaryShift(ra, rb, [a.record.scenario, b.record.scenario]);
-  const svg = readFileSync(join(out, c.files.svg), "utf8");
+  const svg = c.svg;
   const title = `Sweeps compared: ${a.record.scenario} vs ${b.record.scenario}`;
   const link = (x: Cell) => (x.dir ? `${x.dir}/report.html` : null);
   const html = join(out, "compare.html");
