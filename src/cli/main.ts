@@ -6,19 +6,9 @@ import { ROOT } from "../paths.js";
 import { EXIT, EXIT_HELP } from "./exit.js";
 import { FORMATS, type OutputFormat } from "./format.js";
 import { SourceInvalid } from "../images/source.js";
-import { runCommand } from "./run.js";
-import { gamedayCommand } from "./gameday.js";
-import { analyzeCommand } from "./analyze.js";
-import { reportCommand } from "./report.js";
-import { compareCommand } from "./compare.js";
-import { validateCommand } from "./validate.js";
-import { listCommand } from "./list.js";
-import { imagesBuildCommand, imagesListCommand } from "./images.js";
-import { doctorCommand } from "./doctor.js";
-import { downCommand } from "./down.js";
-import { initCommand } from "./init.js";
-import { sweepCommand, type SweepFlags } from "./sweep.js";
-import { scenarioJsonSchema } from "../scenario/load.js";
+// Each command's module is imported when that command runs: `cascade validate` or `--version` does
+// not load Docker's client, the load driver or vega.
+import type { SweepFlags } from "./sweep.js";
 
 const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
 
@@ -60,7 +50,7 @@ formatOpts(
     ),
 ).action(
   async (file: string, o: { images?: string; out?: string; format?: OutputFormat; json?: boolean; dryRun?: boolean; runtime?: string }) =>
-    process.exit(await runCommand(file, { ...o, format: formatOf(o) })),
+    process.exit(await (await import("./run.js")).runCommand(file, { ...o, format: formatOf(o) })),
 );
 
 program
@@ -75,7 +65,7 @@ program
   .option("--export <file>", "at the end, write the session as a scenario that replays it (cascade run <file>)")
   .option("--max <duration>", "the session ends by itself after this long (default 30m)")
   .action(async (file: string, o: { images?: string; out?: string; port?: string; export?: string; max?: string }) =>
-    process.exit(await gamedayCommand(file, o)),
+    process.exit(await (await import("./gameday.js")).gamedayCommand(file, o)),
   );
 
 formatOpts(
@@ -91,7 +81,13 @@ formatOpts(
       "judge without the app's own /metrics: from the dependencies' counters (Postgres, memcached, Redis, HAProxy) and the users alone",
     ),
 ).action(async (dir: string, o: { out?: string; format?: OutputFormat; json?: boolean; blackBox?: boolean }) =>
-  process.exit(await analyzeCommand(dir, { ...(o.out ? { out: o.out } : {}), format: formatOf(o), blackBox: o.blackBox === true })),
+  process.exit(
+    await (await import("./analyze.js")).analyzeCommand(dir, {
+      ...(o.out ? { out: o.out } : {}),
+      format: formatOf(o),
+      blackBox: o.blackBox === true,
+    }),
+  ),
 );
 
 program
@@ -99,7 +95,7 @@ program
   .description("write the run's report again from its folder: report.html, summary.md, charts/ (PNG, SVG, vega-lite); no Docker needed")
   .argument("<run-dir>", "a folder under reports/<scenario>/")
   .option("--out <dir>", "write the report there instead of into the run folder")
-  .action(async (dir: string, o: { out?: string }) => process.exit(await reportCommand(dir, o)));
+  .action(async (dir: string, o: { out?: string }) => process.exit(await (await import("./report.js")).reportCommand(dir, o)));
 
 program
   .command("compare")
@@ -109,7 +105,7 @@ program
   .argument("<runA>", "run folder A (e.g. the naive variant)")
   .argument("<runB>", "run folder B (e.g. the mitigated variant)")
   .option("--out <dir>", "where to write it (default reports/compare/<A>-vs-<B>/)")
-  .action(async (a: string, b: string, o: { out?: string }) => process.exit(await compareCommand(a, b, o)));
+  .action(async (a: string, b: string, o: { out?: string }) => process.exit(await (await import("./compare.js")).compareCommand(a, b, o)));
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 program
@@ -135,7 +131,7 @@ program
   .option("--lock <file>", "hold this flock(1) lock file during each point's run (other Docker jobs interleave between points)")
   .option("--verbose", "print each run's own progress lines too")
   .addOption(imagesOpt())
-  .action(async (file: string, o: SweepFlags) => process.exit(await sweepCommand(file, o)));
+  .action(async (file: string, o: SweepFlags) => process.exit(await (await import("./sweep.js")).sweepCommand(file, o)));
 
 formatOpts(
   program
@@ -143,7 +139,7 @@ formatOpts(
     .description("check scenario files and print every problem with file:line:col; starts nothing")
     .argument("<scenario...>", "scenario YAML files"),
 ).action(async (files: string[], o: { format?: OutputFormat; json?: boolean }) =>
-  process.exit(await validateCommand(files, { format: formatOf(o) })),
+  process.exit(await (await import("./validate.js")).validateCommand(files, { format: formatOf(o) })),
 );
 
 program
@@ -152,14 +148,14 @@ program
   .requiredOption("--from <compose>", "the docker-compose file to read")
   .option("--out <scenario>", "where to write the scenario (default cascade.yaml beside the compose file)")
   .option("--force", "overwrite the output file if it exists")
-  .action(async (o: { from: string; out?: string; force?: boolean }) => process.exit(await initCommand(o)));
+  .action(async (o: { from: string; out?: string; force?: boolean }) => process.exit(await (await import("./init.js")).initCommand(o)));
 
 program
   .command("list")
   .description("list recorded runs (newest last), or the scenario catalog with --scenarios")
   .option("--scenarios", "list the scenarios in scenarios/ with their descriptions")
   .option("--json", "one JSON document: the runs (or scenarios) with their status, gate and path")
-  .action(async (o: { scenarios?: boolean; json?: boolean }) => process.exit(await listCommand(o)));
+  .action(async (o: { scenarios?: boolean; json?: boolean }) => process.exit(await (await import("./list.js")).listCommand(o)));
 
 const images = program.command("images").description("build or inspect the images the topology runs");
 images
@@ -167,30 +163,31 @@ images
   .description("make every role's image exist: pull official ones, or build offline from Debian packages")
   .addOption(imagesOpt())
   .option("--offline", "same as --images offline")
-  .action(async (o: { images?: string; offline?: boolean }) => process.exit(await imagesBuildCommand(o)));
+  .action(async (o: { images?: string; offline?: boolean }) => process.exit(await (await import("./images.js")).imagesBuildCommand(o)));
 images
   .command("list")
   .description("show which image each role resolves to and whether it exists")
   .addOption(imagesOpt())
-  .action(async (o: { images?: string }) => process.exit(await imagesListCommand(o)));
+  .action(async (o: { images?: string }) => process.exit(await (await import("./images.js")).imagesListCommand(o)));
 
 program
   .command("doctor")
   .description("check the Docker engine, the images and the tools the offline build needs")
   .addOption(imagesOpt())
-  .action(async (o: { images?: string }) => process.exit(await doctorCommand(o)));
+  .action(async (o: { images?: string }) => process.exit(await (await import("./doctor.js")).doctorCommand(o)));
 
 program
   .command("down")
   .description("remove containers and networks of runs whose lease expired (their reaper is gone); --all: every run")
   .option("--all", "also remove live runs (those still holding their lease), saying which")
   .option("--run <id>", "remove one run by id")
-  .action(async (o: { all?: boolean; run?: string }) => process.exit(await downCommand(o)));
+  .action(async (o: { all?: boolean; run?: string }) => process.exit(await (await import("./down.js")).downCommand(o)));
 
 program
   .command("schema")
   .description("print the scenario JSON Schema (for editor completion)")
-  .action(() => {
+  .action(async () => {
+    const { scenarioJsonSchema } = await import("../scenario/load.js");
     process.stdout.write(`${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`);
     process.exit(EXIT.ok);
   });

@@ -43,23 +43,16 @@ export function textWidth(text: string, fontSize: number, bold = false): number 
 }
 
 type TextItem = { text?: unknown; fontSize?: number; fontWeight?: string | number };
-/** vega and vega-lite, evaluated on first use (every command imports this module, few draw), with
- * vega laying text out in the widths above. */
-let vegaLibs: ReturnType<typeof libraries> | undefined;
-function vegaOnce(): ReturnType<typeof libraries> {
-  if (vegaLibs) return vegaLibs;
-  vegaLibs = libraries();
-  // vega re-exports vega-scenegraph's textMetrics (its typings do not declare it); a user-defined
-  // width function is honoured by layout and truncation alike.
-  const metrics = (vegaLibs.vega as unknown as { textMetrics: { width: (item: TextItem, text?: unknown) => number } }).textMetrics;
-  metrics.width = (item: TextItem, text?: unknown) => {
-    const s = (text == null ? "" : String(text)).trim();
-    const size = item.fontSize != null ? Number(item.fontSize) || 0 : 11;
-    const bold = item.fontWeight === "bold" || Number(item.fontWeight) >= 600;
-    return textWidth(s, size, bold);
-  };
-  return vegaLibs;
-}
+const { vega, vegaLite } = libraries();
+// vega re-exports vega-scenegraph's textMetrics (its typings do not declare it); a user-defined
+// width function is honoured by layout and truncation alike.
+const metrics = (vega as unknown as { textMetrics: { width: (item: TextItem, text?: unknown) => number } }).textMetrics;
+metrics.width = (item: TextItem, text?: unknown) => {
+  const s = (text == null ? "" : String(text)).trim();
+  const size = item.fontSize != null ? Number(item.fontSize) || 0 : 11;
+  const bold = item.fontWeight === "bold" || Number(item.fontWeight) >= 600;
+  return textWidth(s, size, bold);
+};
 
 /** PNG pixels per SVG pixel: sharper than the SVG's own size on high-density screens and in PR
  * comments (GitHub shows an image at most ~880 px wide), at 56 % of the pixels 2× would draw: a
@@ -93,7 +86,6 @@ function collector(warnings: string[]) {
 }
 
 export async function toSvg(spec: VlSpec, warnings: string[] = []): Promise<string> {
-  const { vega, vegaLite } = vegaOnce();
   const logger = collector(warnings);
   const compiled = vegaLite.compile(spec as unknown as TopLevelSpec, { logger: logger as never }).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none", logger: logger as never, logLevel: vega.Warn });
