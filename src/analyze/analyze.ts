@@ -499,12 +499,14 @@ function propagation(
       break;
     }
   }
-  // Along the dependency graph: the fault first, then by time, a dependency before the services
-  // that depend on it when they cross in the same second (the app before the LB relaying its
-  // errors), and users last: they see the end of the path, whatever second their threshold crossed.
+  // Along the dependency graph: the fault first, then each dependency before the services that
+  // depend on it (the app before the LB relaying its errors or timing out on it, even when the
+  // LB's threshold crossed a second earlier), by time among services at the same depth, and users
+  // last: they see the end of the path, whatever second their threshold crossed. Each step keeps
+  // its own second.
   const depth = dependencyDepth(run.scenario);
   const [fault, ...rest] = steps;
-  rest.sort((a, b) => a.at_s - b.at_s || (depth.get(a.component) ?? 0) - (depth.get(b.component) ?? 0));
+  rest.sort((a, b) => (depth.get(a.component) ?? 0) - (depth.get(b.component) ?? 0) || a.at_s - b.at_s);
   return [...(fault ? [fault] : []), ...rest, ...(usersStep ? [usersStep] : [])];
 }
 
