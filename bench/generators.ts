@@ -94,7 +94,7 @@ async function once(generators: number): Promise<Row> {
       const stalled = target.stall(STALL_MS, STALL_AT_MS);
       let lag = 0;
       const sum = await load.run({
-        onLag: (_t, ms) => {
+        onSample: (_s, _h, ms) => {
           lag = Math.max(lag, ms);
         },
         onGenerator: (e) =>

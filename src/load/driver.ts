@@ -341,8 +341,7 @@ class LoadRun implements ConnectionSink, Steerable {
     const s = this.secs.sample(t, this.wall0);
     this.nextEmit = t + 1;
     this.samples.push(s);
-    this.opts.onLag?.(t, Math.round(this.lags[t] ?? 0));
-    this.opts.onSample?.(s, hist);
+    this.opts.onSample?.(s, hist, Math.round(this.lags[t] ?? 0));
   }
 
   private readonly onAbort = (): void => {

@@ -12,7 +12,6 @@ const send = (m: FromGenerator): void => {
 
 const ac = new AbortController();
 let started = false;
-const lags = new Map<number, number>();
 
 // Ctrl-C in a terminal signals the whole process group: the harness stops its generators itself
 // (abort, then kill past a bound), so their last seconds still reach it.
@@ -33,11 +32,9 @@ async function run(m: Extract<ToGenerator, { type: "start" }>): Promise<void> {
   try {
     const sum = await runLoad(m.spec, {
       signal: ac.signal,
-      onLag: (t, ms) => lags.set(t, ms),
-      onSample: (sample, h) => {
+      onSample: (sample, h, lag) => {
         const at = performance.timeOrigin + performance.now();
-        send({ type: "sample", sample, hist: encodeHistogram(h), lag: lags.get(sample.t) ?? 0, at });
-        lags.delete(sample.t);
+        send({ type: "sample", sample, hist: encodeHistogram(h), lag, at });
       },
       onCohort: (cohort, h) => send({ type: "cohort", cohort, hist: encodeHistogram(h) }),
     });

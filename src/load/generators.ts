@@ -252,10 +252,9 @@ class RunOfGenerators {
     this.seconds = new Merger(TOTAL_KEYS, (t, counts, latency, hist) => {
       const s: LoadSample = { t, ts: new Date(this.at + t * 1000).toISOString(), ...counts, ...latency };
       this.samples.push(s);
-      const lag = this.lags.get(t);
+      const lag = this.lags.get(t) ?? 0;
       this.lags.delete(t);
-      this.opts.onLag?.(t, lag ?? 0);
-      this.opts.onSample?.(s, hist);
+      this.opts.onSample?.(s, hist, lag);
     });
     this.cohortMerge = new Merger(COHORT_KEYS, (t, counts, latency, hist) => {
       const c: CohortSample = { t, ...counts, ...latency };

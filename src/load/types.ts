@@ -122,14 +122,13 @@ export interface GeneratorEvent {
 
 export interface LoadOptions {
   /** Called once per second, in order, while the run goes (the last second after the drain); with
-   * the second's latency histogram (µs; null if it has none), which the driver drops afterwards. */
-  onSample?: (s: LoadSample, hist: Histogram | null) => void;
+   * the second's latency histogram (µs; null if it has none), which the driver drops afterwards,
+   * and its lag: the latest an arrival of that intended second was dispatched after its intended
+   * time, ms (0 if none was sent). A driver that falls behind its clock shows there. */
+  onSample?: (s: LoadSample, hist: Histogram | null, lagMs: number) => void;
   /** Called once per intended send second, in order, once its requests resolved (`timeout` after
    * it ends); with the cohort's latency histogram as for onSample. */
   onCohort?: (c: CohortSample, hist: Histogram | null) => void;
-  /** Just before each second's sample: the latest an arrival of that intended second was dispatched after
-   * its intended time, ms (0 if none was sent). A driver that falls behind its clock shows here. */
-  onLag?: (t: number, ms: number) => void;
   /** Several generators (generators.ts): one fell behind or was lost. */
   onGenerator?: (e: GeneratorEvent) => void;
   signal?: AbortSignal;
